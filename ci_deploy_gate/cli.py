@@ -1,0 +1,201 @@
+"""The command line: parse once, run environment -> context -> rules -> decision -> request -> report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ci_deploy_gate import __version__
+from ci_deploy_gate.errors import EXIT_CONFIG, EXIT_OK, ConfigError, GateError
+from ci_deploy_gate.node import Node, read_node
+from ci_deploy_gate.report import Output, document, human
+
+DEFAULT_RULES = ".circleci/deploy-gate.yml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ci-deploy-gate",
+        description=(
+            "Decide from a reviewed rules file whether this CircleCI build fires its "
+            "deploy job, pinned to CIRCLE_SHA1. Only node 0 of a parallel job fires."
+        ),
+        epilog="exit codes: 0 fired, skipped or dry-run; 1 CircleCI refused or unreachable; "
+        "2 usage, rules-file or environment error",
+    )
+    parser.add_argument(
+        "--rules",
+        metavar="PATH",
+        help=f"the rules file (default: $DEPLOY_GATE_RULES, else {DEFAULT_RULES})",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="decide and print the request, send nothing"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print only the JSON report on stdout"
+    )
+    parser.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="lay a dotenv file (KEY=VALUE) over the environment; repeatable",
+    )
+    parser.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        dest="assignments",
+        help="set one variable over the environment and --env-file; repeatable",
+    )
+    parser.add_argument(
+        "--api-url",
+        metavar="URL",
+        help="the CircleCI host (default: $DEPLOY_GATE_API_URL, then circleci.url, "
+        "then https://circleci.com)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="log each request and answer on stderr"
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+@dataclass
+class _Run:
+    """What is known so far, so an error report carries everything decided before it."""
+
+    node: Node | None = None
+    outcome: Any = None
+    records: list[Any] = field(default_factory=list)
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    process_env = os.environ if environ is None else environ
+    output = Output(as_json=args.json, report_path=args.report, secrets=_secrets(process_env))
+    run = _Run()
+    try:
+        code = _gate(
+            run,
+            output,
+            environ=process_env,
+            rules=args.rules,
+            dry_run=args.dry_run,
+            env_files=args.env_file,
+            assignments=args.assignments,
+            api_url=args.api_url,
+            verbose=args.verbose,
+        )
+    except GateError as exc:
+        doc = document(
+            decision=exc.decision,
+            reason=str(exc),
+            node=run.node,
+            outcome=run.outcome,
+            records=run.records,
+        )
+        problem = output.finish(doc, "")
+        output.note(f"ci-deploy-gate: {exc.decision}: {exc}")
+        if problem:
+            output.note(f"ci-deploy-gate: error: {problem}")
+        return exc.exit_code
+    return code
+
+
+def _secrets(environ: Mapping[str, str]) -> list[str]:
+    from ci_deploy_gate.rules import DEFAULT_TOKEN_ENV
+
+    return [value for value in (environ.get(DEFAULT_TOKEN_ENV, "").strip(),) if value]
+
+
+def _finish(output: Output, doc: dict[str, Any], text: str) -> int:
+    problem = output.finish(doc, text)
+    if problem:
+        output.note(f"ci-deploy-gate: error: {problem}")
+        return EXIT_CONFIG
+    return EXIT_OK
+
+
+def _gate(
+    run: _Run,
+    output: Output,
+    *,
+    environ: Mapping[str, str],
+    rules: str | None,
+    dry_run: bool,
+    env_files: Sequence[str],
+    assignments: Sequence[str],
+    api_url: str | None,
+    verbose: bool,
+) -> int:
+    from ci_deploy_gate.envfile import overlay
+
+    env = overlay(environ, env_files, assignments) if env_files or assignments else environ
+    run.node = read_node(env)
+    if not run.node.fires:
+        reason = run.node.skip_reason()
+        doc = document(decision="skipped", reason=reason, node=run.node)
+        return _finish(output, doc, f"skipped: {reason}")
+
+    from ci_deploy_gate.context import build_context
+    from ci_deploy_gate.evaluate import decide
+    from ci_deploy_gate.rules import load_rules
+
+    rules_file = load_rules(rules or env.get("DEPLOY_GATE_RULES") or DEFAULT_RULES)
+    output.secrets.extend(
+        value for value in (env.get(rules_file.circleci.token_env, "").strip(),) if value
+    )
+    context = build_context(env, vcs=rules_file.circleci.vcs)
+    run.outcome = outcome = decide(rules_file, context)
+    if not outcome.fire:
+        doc = document(decision="skipped", reason=outcome.reason, node=run.node, outcome=outcome)
+        return _finish(output, doc, human(decision="skipped", reason=outcome.reason, outcome=outcome))
+
+    from ci_deploy_gate.circleci import build_trigger, send
+    from ci_deploy_gate.urls import DEFAULT_API_URL, check_api_url
+
+    host = api_url or env.get("DEPLOY_GATE_API_URL") or rules_file.circleci.url or DEFAULT_API_URL
+    problem = check_api_url(host)
+    if problem:
+        raise ConfigError(f"API URL: {problem}")
+    requests = [
+        build_trigger(api_url=host, context=context, rule=fire.rule, trigger=fire.trigger)
+        for fire in outcome.fires
+    ]
+    if dry_run:
+        run.records = [(request, None) for request in requests]
+        reason = f"{outcome.reason}; nothing sent"
+        doc = document(
+            decision="dry-run", reason=reason, node=run.node, outcome=outcome, records=run.records
+        )
+        text = human(
+            decision="dry-run", reason=reason, outcome=outcome, records=run.records, dry_run=True
+        )
+        return _finish(output, doc, text)
+
+    if not context.on_circleci:
+        raise ConfigError(
+            "environment: CIRCLECI is not 'true': refusing a real trigger outside CircleCI "
+            "(use --dry-run to see what would be sent, or set CIRCLECI=true deliberately)"
+        )
+    from ci_deploy_gate.credentials import read_token
+
+    token = read_token(env, rules_file.circleci.token_env)
+    log = output.note if verbose else None
+    for request in requests:
+        run.records.append((request, None))
+        run.records[-1] = (request, send(request, token, log=log))
+    fired = ", ".join(request.job for request in requests)
+    reason = f"{outcome.reason}; fired {fired}"
+    doc = document(
+        decision="triggered", reason=reason, node=run.node, outcome=outcome, records=run.records
+    )
+    return _finish(
+        output, doc, human(decision="triggered", reason=reason, outcome=outcome, records=run.records)
+    )

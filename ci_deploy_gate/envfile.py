@@ -1,0 +1,56 @@
+"""`--env-file` and `--set`: a fake or derived CircleCI environment for a local dry-run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from ci_deploy_gate.errors import ConfigError
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """The dotenv format as python-dotenv reads it, but a bad line is an error, not a skip."""
+    from dotenv.parser import parse_stream
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            bindings = list(parse_stream(handle))
+    except OSError as exc:
+        raise ConfigError(f"--env-file {path}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--env-file {path}: not UTF-8 text: {exc.reason}") from None
+    values: dict[str, str] = {}
+    for binding in bindings:
+        line = binding.original.line
+        if binding.error or (binding.key is not None and not _NAME.match(binding.key)):
+            # The line itself is not echoed: it may hold a secret.
+            raise ConfigError(f"{path}:{line}: expected NAME=VALUE")
+        if binding.key is None:
+            continue  # blank line or comment
+        if binding.value is None:
+            raise ConfigError(f"{path}:{line}: {binding.key} has no '=VALUE'")
+        values[binding.key] = binding.value
+    return values
+
+
+def parse_assignments(assignments: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in assignments:
+        name, equals, value = item.partition("=")
+        if not equals or not _NAME.match(name):
+            raise ConfigError(f"--set {item!r}: expected NAME=VALUE")
+        values[name] = value
+    return values
+
+
+def overlay(
+    environ: Mapping[str, str], env_files: Sequence[str], assignments: Sequence[str]
+) -> dict[str, str]:
+    """Process environment, then each --env-file in order, then every --set."""
+    merged = dict(environ)
+    for path in env_files:
+        merged.update(read_env_file(path))
+    merged.update(parse_assignments(assignments))
+    return merged

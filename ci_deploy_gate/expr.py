@@ -1,0 +1,366 @@
+"""The `if` language: `branch is release and not pull_request`.
+
+Parsed once into condition nodes that keep their source text and column, so an
+error can point at the column and an explanation can quote the condition.
+Adding a condition kind is adding one Leaf class and one branch in `_Parser.condition`.
+Precedence: not > and > or; parentheses group.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, Union
+
+from ci_deploy_gate.context import FACTS, FactValue, fact_kind
+from ci_deploy_gate.patterns import Pattern, PatternError, exact, pattern
+
+KEYWORDS = frozenset({"and", "or", "not", "is", "matches", "in"})
+_PUNCTUATION = {"(": "(", ")": ")", "[": "[", "]": "]", ",": ","}
+_BOOLEANS = {"true": True, "false": False}
+
+
+class Facts(Protocol):
+    def get(self, name: str) -> FactValue: ...
+
+
+class ExprError(ValueError):
+    """A syntax or meaning error at a 1-based column of the expression."""
+
+    def __init__(self, message: str, column: int, hint: str | None = None) -> None:
+        self.message, self.column, self.hint = message, column, hint
+        text = f"{message} at column {column}"
+        super().__init__(f"{text} ({hint})" if hint else text)
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One condition as shown in an explanation: its text, verdict and the fact's value."""
+
+    condition: str
+    result: bool
+    actual: FactValue
+    field: str
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A test of one fact. `column` is 0 for conditions written as a `when` map."""
+
+    text: str
+    column: int
+    field: str
+
+    def test(self, actual: FactValue) -> bool:
+        raise NotImplementedError
+
+    def evaluate(self, facts: Facts) -> bool:
+        return self.test(facts.get(self.field))
+
+    def atoms(self, facts: Facts) -> Iterator[Atom]:
+        actual = facts.get(self.field)
+        yield Atom(self.text, self.test(actual), actual, self.field)
+
+
+@dataclass(frozen=True)
+class Flag(Leaf):
+    """A bare yes/no fact: `pull_request`."""
+
+    def test(self, actual: FactValue) -> bool:
+        return actual is True
+
+
+@dataclass(frozen=True)
+class Is(Leaf):
+    """`FIELD is VALUE` / `FIELD is not VALUE`; an unset fact is no value at all."""
+
+    value: str | bool
+    negated: bool = False
+
+    def test(self, actual: FactValue) -> bool:
+        equal = actual is not None and actual == self.value
+        return not equal if self.negated else equal
+
+
+@dataclass(frozen=True)
+class Matches(Leaf):
+    """`FIELD matches PATTERN` and `FIELD in [...]`: true when any pattern matches."""
+
+    patterns: tuple[Pattern, ...]
+
+    def test(self, actual: FactValue) -> bool:
+        return isinstance(actual, str) and any(p.matches(actual) for p in self.patterns)
+
+
+@dataclass(frozen=True)
+class Not:
+    text: str
+    column: int
+    operand: Expr
+
+    def evaluate(self, facts: Facts) -> bool:
+        return not self.operand.evaluate(facts)
+
+    def atoms(self, facts: Facts) -> Iterator[Atom]:
+        # `not pull_request` reads best as one condition; `not (a or b)` shows a and b.
+        if isinstance(self.operand, Leaf):
+            actual = facts.get(self.operand.field)
+            yield Atom(self.text, self.evaluate(facts), actual, self.operand.field)
+        else:
+            yield from self.operand.atoms(facts)
+
+
+@dataclass(frozen=True)
+class All:
+    text: str
+    column: int
+    items: tuple[Expr, ...]
+
+    def evaluate(self, facts: Facts) -> bool:
+        return all(item.evaluate(facts) for item in self.items)
+
+    def atoms(self, facts: Facts) -> Iterator[Atom]:
+        for item in self.items:
+            yield from item.atoms(facts)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    text: str
+    column: int
+    items: tuple[Expr, ...]
+
+    def evaluate(self, facts: Facts) -> bool:
+        return any(item.evaluate(facts) for item in self.items)
+
+    def atoms(self, facts: Facts) -> Iterator[Atom]:
+        for item in self.items:
+            yield from item.atoms(facts)
+
+
+Expr = Union[Leaf, Not, All, AnyOf]
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # word | string | regex | ( ) [ ] , | end
+    text: str  # the value: unquoted for strings
+    start: int  # 0-based offsets into the source
+    end: int
+
+    @property
+    def column(self) -> int:
+        return self.start + 1
+
+    def is_keyword(self, *words: str) -> bool:
+        return self.kind == "word" and self.text in words
+
+    def describe(self) -> str:
+        return "the end" if self.kind == "end" else repr(self.text)
+
+
+def _tokens(source: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(source)
+    while i < n:
+        char = source[i]
+        if char.isspace():
+            i += 1
+        elif char in _PUNCTUATION:
+            tokens.append(_Token(char, char, i, i + 1))
+            i += 1
+        elif char in "\"'":
+            text, end = _scan_quoted(source, i)
+            tokens.append(_Token("string", text, i, end))
+            i = end
+        elif char == "/":
+            end = source.find("/", i + 1)
+            while end != -1 and source[end - 1] == "\\":
+                end = source.find("/", end + 1)
+            if end == -1:
+                raise ExprError("unterminated /regex/", i + 1, "close it with '/'")
+            tokens.append(_Token("regex", source[i : end + 1], i, end + 1))
+            i = end + 1
+        else:
+            start = i
+            while i < n and not source[i].isspace() and source[i] not in "()[],\"'":
+                i += 1
+            tokens.append(_Token("word", source[start:i], start, i))
+    tokens.append(_Token("end", "", n, n))
+    return tokens
+
+
+def _scan_quoted(source: str, start: int) -> tuple[str, int]:
+    quote, out, i = source[start], [], start + 1
+    while i < len(source):
+        char = source[i]
+        if char == "\\" and i + 1 < len(source):
+            out.append(source[i + 1])
+            i += 2
+        elif char == quote:
+            return "".join(out), i + 1
+        else:
+            out.append(char)
+            i += 1
+    raise ExprError("unterminated string", start + 1, f"close it with {quote}")
+
+
+def suggest(name: str, known: Sequence[str]) -> str | None:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.tokens = _tokens(source)
+        self.pos = 0
+
+    @property
+    def token(self) -> _Token:
+        return self.tokens[self.pos]
+
+    def advance(self) -> _Token:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def text_from(self, start: int) -> str:
+        return self.source[start : self.tokens[self.pos - 1].end]
+
+    def parse(self) -> Expr:
+        if self.token.kind == "end":
+            raise ExprError("empty condition", 1, "write e.g. 'branch is main'")
+        expr = self.either()
+        if self.token.kind != "end":
+            raise ExprError(
+                f"unexpected {self.token.describe()}", self.token.column, "expected 'and' or 'or'"
+            )
+        return expr
+
+    def either(self) -> Expr:
+        start = self.token.start
+        items = [self.both()]
+        while self.token.is_keyword("or"):
+            self.advance()
+            items.append(self.both())
+        return items[0] if len(items) == 1 else AnyOf(self.text_from(start), start + 1, tuple(items))
+
+    def both(self) -> Expr:
+        start = self.token.start
+        items = [self.unary()]
+        while self.token.is_keyword("and"):
+            self.advance()
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else All(self.text_from(start), start + 1, tuple(items))
+
+    def unary(self) -> Expr:
+        start = self.token
+        if start.is_keyword("not"):
+            self.advance()
+            operand = self.unary()
+            return Not(self.text_from(start.start), start.column, operand)
+        if start.kind == "(":
+            self.advance()
+            inner = self.either()
+            if self.token.kind != ")":
+                raise ExprError(
+                    f"expected ')' to close the '(' at column {start.column}, "
+                    f"found {self.token.describe()}",
+                    self.token.column,
+                )
+            self.advance()
+            return inner
+        return self.condition()
+
+    def condition(self) -> Expr:
+        token = self.token
+        previous = self.tokens[self.pos - 1].text if self.pos else None
+        if token.kind != "word" or token.text in KEYWORDS:
+            after = f" after {previous!r}" if previous else ""
+            raise ExprError(f"expected a condition{after}, found {token.describe()}", token.column)
+        name = self.advance().text
+        kind = fact_kind(name)
+        if kind is None:
+            raise ExprError(
+                f"unknown fact {name!r}",
+                token.column,
+                suggest(name, [*FACTS, "env.NAME"]) or f"known: {', '.join(FACTS)}, env.NAME",
+            )
+        operator = self.token
+        if operator.is_keyword("is"):
+            self.advance()
+            negated = self.token.is_keyword("not")
+            if negated:
+                self.advance()
+            value = self.value(name, kind, "is not" if negated else "is")
+            return Is(self.text_from(token.start), token.column, name, value, negated)
+        if operator.is_keyword("matches", "in") and kind == "flag":
+            raise ExprError(
+                f"{name!r} is a yes/no fact", operator.column, f"use '{name}' or 'not {name}'"
+            )
+        if operator.is_keyword("matches"):
+            self.advance()
+            found = self.pattern("matches")
+            return Matches(self.text_from(token.start), token.column, name, (found,))
+        if operator.is_keyword("in"):
+            self.advance()
+            values = self.values(name)
+            return Matches(self.text_from(token.start), token.column, name, values)
+        if kind != "flag":
+            raise ExprError(
+                f"{name!r} is not a yes/no fact",
+                token.column,
+                f"compare it: '{name} is VALUE', '{name} matches PATTERN' or '{name} in [...]'",
+            )
+        return Flag(name, token.column, name)
+
+    def value(self, name: str, kind: str, after: str) -> str | bool:
+        token = self.token
+        if token.kind == "regex":
+            raise ExprError(f"a /regex/ needs 'matches', not {after!r}", token.column)
+        if token.kind not in ("word", "string") or token.is_keyword(*KEYWORDS):
+            raise ExprError(f"expected a value after {after!r}", token.column)
+        self.advance()
+        if kind == "flag":
+            if token.text not in _BOOLEANS:
+                raise ExprError(
+                    f"{name!r} is true or false, not {token.text!r}", token.column
+                )
+            return _BOOLEANS[token.text]
+        return token.text
+
+    def pattern(self, after: str) -> Pattern:
+        token = self.token
+        if token.kind not in ("word", "string", "regex") or token.is_keyword(*KEYWORDS):
+            raise ExprError(f"expected a pattern after {after!r}", token.column)
+        self.advance()
+        try:
+            return pattern(token.text)
+        except PatternError as exc:
+            raise ExprError(str(exc), token.column) from None
+
+    def values(self, name: str) -> tuple[Pattern, ...]:
+        opening = self.token
+        if opening.kind != "[":
+            raise ExprError("expected '[' after 'in'", opening.column, f"{name} in [a, b]")
+        self.advance()
+        found: list[Pattern] = []
+        while True:
+            found.append(exact(str(self.value(name, "text", "in" if not found else ","))))
+            if self.token.kind == ",":
+                self.advance()
+            elif self.token.kind == "]":
+                self.advance()
+                return tuple(found)
+            else:
+                raise ExprError(
+                    f"expected ',' or ']', found {self.token.describe()}", self.token.column
+                )
+
+
+def parse(source: str) -> Expr:
+    """Parse an `if` expression; raises ExprError with the 1-based column at fault."""
+    return _Parser(source).parse()
+

@@ -1,0 +1,62 @@
+"""Which parallel node this is.
+
+Under `parallelism: N` every node runs the deploy step; only node 0 may fire.
+This module imports nothing so the node-1 skip costs about an interpreter start.
+"""
+
+from __future__ import annotations
+
+from ci_deploy_gate.errors import ConfigError
+
+TYPE_CHECKING = False  # not `from typing`: typing alone costs more than this whole path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class Node:
+    """This container's place among the job's parallel nodes (0-based)."""
+
+    __slots__ = ("index", "total")
+
+    def __init__(self, index: int, total: int) -> None:
+        self.index = index
+        self.total = total
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node) and (self.index, self.total) == (other.index, other.total)
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.total))
+
+    def __repr__(self) -> str:
+        return f"Node(index={self.index}, total={self.total})"
+
+    @property
+    def fires(self) -> bool:
+        return self.index == 0
+
+    def skip_reason(self) -> str:
+        return f"node {self.index} of {self.total}, only node 0 fires"
+
+    def as_json(self) -> dict[str, int]:
+        return {"index": self.index, "total": self.total}
+
+
+def _number(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"environment: {name}={raw!r} is not a whole number")
+    return int(raw)
+
+
+def read_node(environ: Mapping[str, str]) -> Node:
+    """Unset or empty CIRCLE_NODE_INDEX means node 0; garbage is an error, not node 0."""
+    index = _number(environ, "CIRCLE_NODE_INDEX", 0)
+    total = _number(environ, "CIRCLE_NODE_TOTAL", max(index + 1, 1))
+    if total < 1 or index >= total:
+        raise ConfigError(
+            f"environment: CIRCLE_NODE_INDEX={index} does not fit CIRCLE_NODE_TOTAL={total}"
+        )
+    return Node(index, total)

@@ -1,0 +1,148 @@
+"""What a run tells: the JSON report (stable, documented in the README) and the human text.
+
+Every byte written goes through `Output`, which redacts the token. Kept free of heavy
+imports: the node-1 skip uses it too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ci_deploy_gate.credentials import redact
+
+TYPE_CHECKING = False  # not `from typing`: the node-1 skip imports this module
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from ci_deploy_gate.circleci import TriggerRequest, TriggerResponse
+    from ci_deploy_gate.evaluate import Decision
+    from ci_deploy_gate.node import Node
+
+    Record = tuple[TriggerRequest, "TriggerResponse | None"]
+
+
+def document(
+    *,
+    decision: str,
+    reason: str,
+    node: Node | None,
+    outcome: Decision | None = None,
+    records: Sequence[Record] = (),
+) -> dict[str, Any]:
+    """The JSON report. `decision`: triggered, dry-run, skipped, failed or error."""
+    return {
+        "decision": decision,
+        "reason": reason,
+        "node": node.as_json() if node else None,
+        "rule": outcome.rule if outcome else None,
+        "rules": [
+            {
+                "name": result.name,
+                "matched": result.matched,
+                "conditions": [
+                    {"condition": atom.condition, "result": atom.result, "actual": atom.actual}
+                    for atom in result.conditions
+                ],
+            }
+            for result in (outcome.results if outcome else ())
+        ],
+        "triggers": [
+            {
+                "rule": request.rule,
+                "job": request.job,
+                "revision": request.revision,
+                "branch": request.branch,
+                "tag": request.tag,
+                "request": request.as_json(),
+                "response": response.as_json() if response else None,
+            }
+            for request, response in records
+        ],
+    }
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def human(
+    *,
+    decision: str,
+    reason: str,
+    outcome: Decision | None = None,
+    records: Sequence[Record] = (),
+    dry_run: bool = False,
+) -> str:
+    """A short account: the verdict, each rule's conditions, what was (or would be) sent."""
+    lines = [f"{decision}: {reason}"]
+    for result in outcome.results if outcome else ():
+        lines.append(f"  rule {result.name}: {'matched' if result.matched else 'no match'}")
+        for atom in result.conditions:
+            mark = "x" if atom.result else " "
+            lines.append(f"    [{mark}] {atom.condition}  ({atom.field}: {_shown(atom.actual)})")
+    for request, response in records:
+        lines.append(f"  {request.job} (rule {request.rule}) at {request.revision}:")
+        if dry_run:
+            import json
+
+            lines.append(f"    {request.method} {request.url}")
+            lines.extend(f"    {name}: {value}" for name, value in request.shown_headers())
+            lines.append(f"    {json.dumps(dict(request.body), sort_keys=True)}")
+        elif response is not None:
+            number = f"build #{response.build_num}" if response.build_num is not None else "build"
+            lines.append(f"    {number} {response.build_url or ''}".rstrip())
+            if response.deprecation:
+                lines.append(f"    warning: {response.deprecation}")
+        else:
+            lines.append(f"    not fired ({request.method} {request.url})")
+    return "\n".join(lines)
+
+
+class Output:
+    """Results to stdout, everything else to stderr; `--json` keeps stdout to one document."""
+
+    def __init__(self, *, as_json: bool, report_path: str | None, secrets: Sequence[str]) -> None:
+        self.as_json = as_json
+        self.report_path = report_path
+        self.secrets = list(secrets)
+
+    def _write(self, stream: Any, text: str) -> None:
+        stream.write(redact(text, self.secrets) + "\n")
+        stream.flush()
+
+    def note(self, text: str) -> None:
+        """Logs, warnings and errors: never on stdout, which --json keeps for the document."""
+        self._write(sys.stderr, text)
+
+    def finish(self, doc: dict[str, Any], text: str) -> str | None:
+        """Write the report; returns a problem with --report's file, or None."""
+        if not (self.as_json or self.report_path):
+            if text:  # no JSON wanted: json is not even imported
+                self._write(sys.stdout, text)
+            return None
+        import json
+
+        rendered = redact(json.dumps(doc, indent=2), self.secrets)
+        problem = None
+        if self.report_path:
+            try:
+                folder = os.path.dirname(self.report_path)
+                if folder:
+                    os.makedirs(folder, exist_ok=True)
+                with open(self.report_path, "w", encoding="utf-8") as handle:
+                    handle.write(rendered + "\n")
+            except OSError as exc:
+                problem = f"--report {self.report_path}: cannot write the report: {exc.strerror or exc}"
+        if self.as_json:
+            self._write(sys.stdout, rendered)
+            if text:
+                self.note(text)
+        elif text:
+            self._write(sys.stdout, text)
+        return problem

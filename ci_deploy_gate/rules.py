@@ -1,0 +1,432 @@
+"""Load and validate the rules file, then freeze it into records.
+
+Every problem is collected with its line before anything is reported, and
+nothing downstream sees a raw dict: the rest of the gate works on `RulesFile`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ci_deploy_gate.context import FACTS, VCS_TYPES, fact_kind
+from ci_deploy_gate.errors import ConfigError
+from ci_deploy_gate.expr import All, Expr, ExprError, Is, Leaf, Matches, parse, suggest
+from ci_deploy_gate.patterns import Pattern, PatternError, pattern
+from ci_deploy_gate.urls import check_api_url
+
+DEFAULT_PATH = ".circleci/deploy-gate.yml"
+DEFAULT_TOKEN_ENV = "CIRCLE_API_USER_TOKEN"
+SUPPORTED_VERSION = 1
+MATCH_MODES = ("first", "all")
+
+TOP_KEYS = ("version", "circleci", "match", "allow_forks", "rules")
+CIRCLECI_KEYS = ("url", "token_env", "vcs")
+RULE_KEYS = ("name", "if", "when", "trigger")
+TRIGGER_KEYS = ("job", "parameters")
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class CircleCISettings:
+    url: str | None
+    token_env: str
+    vcs: str | None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    job: str
+    parameters: tuple[tuple[str, str], ...]  # extra build_parameters, in file order
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    condition: Expr
+    trigger: Trigger
+    line: int
+
+
+@dataclass(frozen=True)
+class RulesFile:
+    path: str
+    circleci: CircleCISettings
+    match: str
+    allow_forks: bool
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.where}: " if self.where else ""
+        return f"{self.path}:{self.line}: {where}{self.message}"
+
+
+def load_rules(path: str) -> RulesFile:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: rules file not found (pass --rules PATH or set DEPLOY_GATE_RULES)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the rules file: {exc}") from None
+    return parse_rules(text, path)
+
+
+def parse_rules(text: str, path: str) -> RulesFile:
+    """Raises ConfigError listing every problem, one per line, in file order."""
+    data = _load_yaml(text, path)
+    reader = _Reader(path)
+    rules_file = reader.top(data)
+    if reader.problems or rules_file is None:
+        problems = sorted(reader.problems, key=lambda p: p.line)
+        raise ConfigError("\n".join(str(p) for p in problems))
+    return rules_file
+
+
+# --- YAML with lines -------------------------------------------------------------------
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the line of itself and of each key."""
+
+    line = 1
+    lines: dict[Any, int]
+
+
+class _Seq(list):  # type: ignore[type-arg]
+    line = 1
+    lines: list[int]
+
+
+def _load_yaml(text: str, path: str) -> object:
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc,valid-type]
+        pass
+
+    def construct_map(loader: Any, node: Any) -> Iterator[_Map]:
+        data = _Map()
+        data.line, data.lines = node.start_mark.line + 1, {}
+        yield data
+        loader.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain value", key_node.start_mark
+                )
+            if key in data.lines:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            data[key] = loader.construct_object(value_node, deep=True)
+            data.lines[key] = key_node.start_mark.line + 1
+
+    def construct_seq(loader: Any, node: Any) -> Iterator[_Seq]:
+        data = _Seq()
+        data.line, data.lines = node.start_mark.line + 1, []
+        yield data
+        for item in node.value:
+            data.append(loader.construct_object(item, deep=True))
+            data.lines.append(item.start_mark.line + 1)
+
+    Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
+    Loader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+        raise ConfigError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def _line(container: object, key: object = None) -> int:
+    if isinstance(container, _Map) and key in container.lines:
+        return container.lines[key]
+    if isinstance(container, _Seq) and isinstance(key, int) and key < len(container.lines):
+        return container.lines[key]
+    return getattr(container, "line", 1)
+
+
+def _kind(value: object) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", str: "text"}
+    if value is None:
+        return "empty"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return names.get(type(value), type(value).__name__)
+
+
+class _Reader:
+    """Walks the loaded document, collecting problems instead of stopping at the first."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int, where: str, message: str) -> None:
+        self.problems.append(Problem(self.path, line, where, message))
+
+    def mapping(
+        self,
+        value: object,
+        *,
+        line: int,
+        where: str,
+        known: Sequence[str],
+        required: Sequence[str] = (),
+    ) -> _Map | None:
+        if not isinstance(value, _Map):
+            self.problem(line, where, f"expected a mapping, found {_kind(value)}")
+            return None
+        for key in value:
+            if key not in known:
+                hint = suggest(str(key), known) if isinstance(key, str) else None
+                extra = f" ({hint})" if hint else f" (known keys: {', '.join(known)})"
+                self.problem(_line(value, key), where, f"unknown key {key!r}{extra}")
+        for key in required:
+            if key not in value:
+                self.problem(value.line, where, f"missing required key {key!r}")
+        return value
+
+    def text(self, container: _Map, key: str, where: str) -> str | None:
+        value = container.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        self.problem(_line(container, key), where, f"expected text, found {_kind(value)}")
+        return None
+
+    def top(self, data: object) -> RulesFile | None:
+        if data is None:
+            self.problem(1, "", "the rules file is empty; it needs a 'rules:' list")
+            return None
+        top = self.mapping(data, line=1, where="", known=TOP_KEYS, required=("rules",))
+        if top is None:
+            return None
+        if "version" in top and (
+            top["version"] != SUPPORTED_VERSION or isinstance(top["version"], bool)
+        ):
+            self.problem(
+                _line(top, "version"),
+                "version",
+                f"{top['version']!r} is not supported (this gate reads version {SUPPORTED_VERSION})",
+            )
+        match = top.get("match", "first")
+        if match not in MATCH_MODES:
+            self.problem(_line(top, "match"), "match", f"expected first or all, found {match!r}")
+        allow_forks = top.get("allow_forks", False)
+        if not isinstance(allow_forks, bool):
+            self.problem(
+                _line(top, "allow_forks"), "allow_forks", f"expected true or false, found {allow_forks!r}"
+            )
+        circleci = self.circleci(top)
+        rules = self.rules(top)
+        return RulesFile(self.path, circleci, str(match), allow_forks is True, rules)
+
+    def circleci(self, top: _Map) -> CircleCISettings:
+        settings = CircleCISettings(url=None, token_env=DEFAULT_TOKEN_ENV, vcs=None)
+        if "circleci" not in top:
+            return settings
+        section = self.mapping(
+            top["circleci"], line=_line(top, "circleci"), where="circleci", known=CIRCLECI_KEYS
+        )
+        if section is None:
+            return settings
+        url = token_env = vcs = None
+        if "url" in section and (url := self.text(section, "url", "circleci.url")):
+            error = check_api_url(url)
+            if error:
+                self.problem(_line(section, "url"), "circleci.url", error)
+        if "token_env" in section and (token_env := self.text(section, "token_env", "circleci.token_env")):
+            if not _ENV_NAME.match(token_env):
+                self.problem(
+                    _line(section, "token_env"),
+                    "circleci.token_env",
+                    f"{token_env!r} is not an environment variable name",
+                )
+        if "vcs" in section and (vcs := self.text(section, "vcs", "circleci.vcs")):
+            if vcs not in VCS_TYPES:
+                self.problem(
+                    _line(section, "vcs"),
+                    "circleci.vcs",
+                    f"expected one of {', '.join(VCS_TYPES)}, found {vcs!r}",
+                )
+        return CircleCISettings(url=url, token_env=token_env or DEFAULT_TOKEN_ENV, vcs=vcs)
+
+    def rules(self, top: _Map) -> tuple[Rule, ...]:
+        items = top.get("rules")
+        if "rules" not in top:
+            return ()
+        if not isinstance(items, _Seq) or not items:
+            self.problem(
+                _line(top, "rules"), "rules", f"expected a list of rules, found {_kind(items)}"
+            )
+            return ()
+        found: list[Rule] = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            rule = self.rule(item, _line(items, index), index)
+            if rule is None:
+                continue
+            if rule.name in seen:
+                self.problem(
+                    rule.line,
+                    f"rules[{index}] ({rule.name})",
+                    f"the name is already used by rules[{seen[rule.name]}]",
+                )
+            seen.setdefault(rule.name, index)
+            found.append(rule)
+        return tuple(found)
+
+    def rule(self, item: object, line: int, index: int) -> Rule | None:
+        label = f"rules[{index}]"
+        raw_name = item.get("name") if isinstance(item, _Map) else None
+        if isinstance(raw_name, str) and raw_name.strip():
+            label = f"{label} ({raw_name.strip()})"
+        rule = self.mapping(item, line=line, where=label, known=RULE_KEYS, required=("name", "trigger"))
+        if rule is None:
+            return None
+        name = self.text(rule, "name", f"{label}: name") if "name" in rule else None
+        condition: Expr | None = None
+        if ("if" in rule) == ("when" in rule):
+            self.problem(rule.line, label, "needs exactly one of 'if' or 'when'")
+        elif "if" in rule:
+            condition = self.if_condition(rule, label)
+        else:
+            condition = self.when_condition(rule, label)
+        trigger = self.trigger(rule, label) if "trigger" in rule else None
+        if name is None or condition is None or trigger is None:
+            return None
+        return Rule(name, condition, trigger, rule.line)
+
+    def if_condition(self, rule: _Map, label: str) -> Expr | None:
+        source = rule["if"]
+        if not isinstance(source, str):
+            self.problem(
+                _line(rule, "if"), label, f"if: expected a condition as text, found {_kind(source)}"
+            )
+            return None
+        try:
+            return parse(source)
+        except ExprError as exc:
+            self.problem(_line(rule, "if"), label, f"if: {exc}")
+            return None
+
+    def when_condition(self, rule: _Map, label: str) -> Expr | None:
+        where = f"{label}: when"
+        when = rule["when"]
+        if not isinstance(when, _Map) or not when:
+            self.problem(_line(rule, "when"), where, f"expected a mapping of facts, found {_kind(when)}")
+            return None
+        leaves: list[Leaf] = []
+        for key, value in when.items():
+            leaf = self.when_leaf(str(key), value, _line(when, key), where)
+            if leaf is not None:
+                leaves.append(leaf)
+        if len(leaves) != len(when):
+            return None
+        text = " and ".join(leaf.text for leaf in leaves)
+        return leaves[0] if len(leaves) == 1 else All(text, 0, tuple(leaves))
+
+    def when_leaf(self, name: str, value: object, line: int, where: str) -> Leaf | None:
+        kind = fact_kind(name)
+        if kind is None:
+            hint = suggest(name, [*FACTS, "env.NAME"]) or f"known: {', '.join(FACTS)}, env.NAME"
+            self.problem(line, where, f"unknown fact {name!r} ({hint})")
+            return None
+        if kind == "flag":
+            if not isinstance(value, bool):
+                self.problem(line, f"{where}.{name}", f"expected true or false, found {value!r}")
+                return None
+            return Is(f"{name}: {str(value).lower()}", 0, name, value)
+        values = value if isinstance(value, list) else [value]
+        patterns: list[Pattern] = []
+        for item in values:
+            if isinstance(item, bool) or not isinstance(item, (str, int)) or item == "":
+                self.problem(
+                    line,
+                    f"{where}.{name}",
+                    f"expected text or a list of text, found {_kind(item)} {item!r}"
+                    + (" (quote it)" if isinstance(item, (bool, float)) else ""),
+                )
+                return None
+            try:
+                patterns.append(pattern(str(item)))
+            except PatternError as exc:
+                self.problem(line, f"{where}.{name}", str(exc))
+                return None
+        if not patterns:
+            self.problem(line, f"{where}.{name}", "the list is empty: it would match nothing")
+            return None
+        shown = ", ".join(p.source for p in patterns)
+        text = f"{name}: [{shown}]" if isinstance(value, list) else f"{name}: {shown}"
+        return Matches(text, 0, name, tuple(patterns))
+
+    def trigger(self, rule: _Map, label: str) -> Trigger | None:
+        where = f"{label}: trigger"
+        raw = rule["trigger"]
+        if isinstance(raw, str):
+            return Trigger(raw.strip(), ()) if raw.strip() else self._no_job(rule, where)
+        section = self.mapping(
+            raw, line=_line(rule, "trigger"), where=where, known=TRIGGER_KEYS, required=("job",)
+        )
+        if section is None or "job" not in section:
+            return None
+        job = self.text(section, "job", f"{where}.job")
+        parameters = self.parameters(section, where) if "parameters" in section else ()
+        if job is None or parameters is None:
+            return None
+        return Trigger(job, parameters)
+
+    def _no_job(self, rule: _Map, where: str) -> None:
+        self.problem(_line(rule, "trigger"), where, "expected a job name")
+
+    def parameters(self, section: _Map, where: str) -> tuple[tuple[str, str], ...] | None:
+        where = f"{where}.parameters"
+        raw = section["parameters"]
+        if not isinstance(raw, _Map):
+            self.problem(_line(section, "parameters"), where, f"expected a mapping, found {_kind(raw)}")
+            return None
+        pairs: list[tuple[str, str]] = []
+        ok = True
+        for key, value in raw.items():
+            line = _line(raw, key)
+            name = str(key)
+            if not _ENV_NAME.match(name):
+                self.problem(line, where, f"{name!r} is not an environment variable name")
+                ok = False
+            elif name == "CIRCLE_JOB":
+                self.problem(line, where, "CIRCLE_JOB is set by the trigger's job; remove it here")
+                ok = False
+            elif isinstance(value, bool):
+                pairs.append((name, "true" if value else "false"))
+            elif isinstance(value, (str, int)):
+                pairs.append((name, str(value)))
+            else:
+                hint = " (quote it)" if isinstance(value, float) else ""
+                self.problem(line, f"{where}.{name}", f"expected text, found {_kind(value)}{hint}")
+                ok = False
+        return tuple(pairs) if ok else None
+
