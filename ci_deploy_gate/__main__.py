@@ -55,7 +55,9 @@ def _node_skip(argv: list[str]) -> int | None:
     as_json, report = options
     reason = node.skip_reason()
     output = Output(as_json=as_json, report_path=report, secrets=())
-    problem = output.finish(document(decision="skipped", reason=reason, node=node), f"skipped: {reason}")
+    problem = output.finish(
+        document(decision="skipped", reason=reason, node=node), f"skipped: {reason}"
+    )
     if problem:
         output.note(f"ci-deploy-gate: error: {problem}")
         return 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -66,9 +66,7 @@ class TriggerResponse:
         }
 
 
-def build_trigger(
-    *, api_url: str, context: Context, rule: str, trigger: Trigger
-) -> TriggerRequest:
+def build_trigger(*, api_url: str, context: Context, rule: str, trigger: Trigger) -> TriggerRequest:
     """The exact request for one job, pinned to CIRCLE_SHA1; ConfigError when it cannot be."""
     if not context.sha:
         raise ConfigError(
@@ -104,7 +102,9 @@ def build_trigger(
         url = base
         body = {"tag": context.tag, "revision": context.sha, "build_parameters": build_parameters}
     else:
-        raise ConfigError("environment: neither CIRCLE_BRANCH nor CIRCLE_TAG is set: nothing to build")
+        raise ConfigError(
+            "environment: neither CIRCLE_BRANCH nor CIRCLE_TAG is set: nothing to build"
+        )
     return TriggerRequest(
         rule=rule,
         job=trigger.job,
@@ -117,7 +117,13 @@ def build_trigger(
     )
 
 
-def send(request: TriggerRequest, token: Token, *, log: Any = None) -> TriggerResponse:
+def send(
+    request: TriggerRequest,
+    token: Token,
+    *,
+    log: Callable[[str], None] | None = None,
+    timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+) -> TriggerResponse:
     """One attempt with connect and read timeouts; ApiError on any refusal or failure."""
     import requests
 
@@ -129,17 +135,20 @@ def send(request: TriggerRequest, token: Token, *, log: Any = None) -> TriggerRe
             request.url,
             data=json.dumps(request.body),
             headers=headers,
-            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            timeout=timeout,
             allow_redirects=False,
         )
-    except requests.Timeout:
-        raise ApiError(
-            f"{request.method} {request.url}: no answer within {READ_TIMEOUT:.0f}s; CircleCI may "
-            f"or may not have created the build: look at the project's builds before re-running"
-        ) from None
     except requests.RequestException as exc:
+        if _never_connected(exc):
+            raise ApiError(
+                f"{request.method} {request.url}: could not reach CircleCI "
+                f"(nothing was sent): {_cause(exc)}"
+            ) from None
+        # Sent, then no complete answer: CircleCI may already have created the build.
         raise ApiError(
-            f"{request.method} {request.url}: could not reach CircleCI: {_cause(exc)}"
+            f"{request.method} {request.url}: the request was sent but no answer came back "
+            f"({_cause(exc)}); CircleCI may or may not have created the build: "
+            "look at the project's builds before running again"
         ) from None
     elapsed = time.monotonic() - started
     if log is not None:
@@ -174,18 +183,28 @@ def _json(text: str) -> object:
         return None
 
 
-def _cause(exc: BaseException) -> str:
-    """The innermost reason (refused, unknown name), not urllib3's nested wrappers."""
-    seen: BaseException = exc
-    while True:
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """requests wraps urllib3 wraps the socket error: walk down to the root."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
         reason = getattr(seen, "reason", None)
         first = seen.args[0] if seen.args else None
-        inner = next(
+        seen = next(
             (e for e in (reason, seen.__cause__, first) if isinstance(e, BaseException)), None
         )
-        if inner is None:
-            return str(seen) or type(seen).__name__
-        seen = inner
+
+
+def _never_connected(exc: BaseException) -> bool:
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    return any(isinstance(e, (ConnectTimeoutError, NewConnectionError)) for e in _chain(exc))
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason (refused, unknown name), not urllib3's nested wrappers."""
+    *_, root = _chain(exc)
+    return str(root) or type(root).__name__
 
 
 def _message(payload: object, text: str) -> str:
@@ -201,7 +220,7 @@ def _message(payload: object, text: str) -> str:
 
 _HINTS = {
     400: "CircleCI rejected the request body",
-    401: "the token in {token_env} was not accepted; create a personal API token with access to the project",
+    401: "the token in {token_env} was not accepted: it needs a personal API token",
     403: "the token in {token_env} may not trigger builds of this project",
     404: "CircleCI knows no such project or branch, or the token in {token_env} cannot see it",
     410: "CircleCI has retired this v1.1 endpoint; move to API v2 pipeline triggers",

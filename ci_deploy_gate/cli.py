@@ -1,4 +1,5 @@
-"""The command line: parse once, run environment -> context -> rules -> decision -> request -> report."""
+"""The command line: parse once, then environment -> context -> rules -> decision ->
+request -> report, with every GateError turned into one message and its exit code here."""
 
 from __future__ import annotations
 
@@ -34,9 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dry-run", action="store_true", help="decide and print the request, send nothing"
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print only the JSON report on stdout"
-    )
+    parser.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
     parser.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
     parser.add_argument(
         "--env-file",
@@ -155,7 +154,9 @@ def _gate(
     run.outcome = outcome = decide(rules_file, context)
     if not outcome.fire:
         doc = document(decision="skipped", reason=outcome.reason, node=run.node, outcome=outcome)
-        return _finish(output, doc, human(decision="skipped", reason=outcome.reason, outcome=outcome))
+        return _finish(
+            output, doc, human(decision="skipped", reason=outcome.reason, outcome=outcome)
+        )
 
     from ci_deploy_gate.circleci import build_trigger, send
     from ci_deploy_gate.urls import DEFAULT_API_URL, check_api_url
@@ -197,5 +198,7 @@ def _gate(
         decision="triggered", reason=reason, node=run.node, outcome=outcome, records=run.records
     )
     return _finish(
-        output, doc, human(decision="triggered", reason=reason, outcome=outcome, records=run.records)
+        output,
+        doc,
+        human(decision="triggered", reason=reason, outcome=outcome, records=run.records),
     )

@@ -245,7 +245,9 @@ class _Parser:
         while self.token.is_keyword("or"):
             self.advance()
             items.append(self.both())
-        return items[0] if len(items) == 1 else AnyOf(self.text_from(start), start + 1, tuple(items))
+        return (
+            items[0] if len(items) == 1 else AnyOf(self.text_from(start), start + 1, tuple(items))
+        )
 
     def both(self) -> Expr:
         start = self.token.start
@@ -325,9 +327,7 @@ class _Parser:
         self.advance()
         if kind == "flag":
             if token.text not in _BOOLEANS:
-                raise ExprError(
-                    f"{name!r} is true or false, not {token.text!r}", token.column
-                )
+                raise ExprError(f"{name!r} is true or false, not {token.text!r}", token.column)
             return _BOOLEANS[token.text]
         return token.text
 
@@ -363,4 +363,3 @@ class _Parser:
 def parse(source: str) -> Expr:
     """Parse an `if` expression; raises ExprError with the 1-based column at fault."""
     return _Parser(source).parse()
-

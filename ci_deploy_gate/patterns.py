@@ -51,4 +51,3 @@ def pattern(text: str) -> Pattern:
     if GLOB_CHARS.intersection(text):
         return Pattern(text, "glob")
     return exact(text)
-

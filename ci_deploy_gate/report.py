@@ -138,7 +138,9 @@ class Output:
                 with open(self.report_path, "w", encoding="utf-8") as handle:
                     handle.write(rendered + "\n")
             except OSError as exc:
-                problem = f"--report {self.report_path}: cannot write the report: {exc.strerror or exc}"
+                problem = (
+                    f"--report {self.report_path}: cannot write the report: {exc.strerror or exc}"
+                )
         if self.as_json:
             self._write(sys.stdout, rendered)
             if text:

@@ -116,7 +116,7 @@ def _load_yaml(text: str, path: str) -> object:
 
     base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    class Loader(base):  # type: ignore[misc,valid-type]
+    class Loader(base):  # type: ignore[misc]
         pass
 
     def construct_map(loader: Any, node: Any) -> Iterator[_Map]:
@@ -148,7 +148,7 @@ def _load_yaml(text: str, path: str) -> object:
     Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
     Loader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
     try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
@@ -173,9 +173,9 @@ def _kind(value: object) -> str:
     if value is None:
         return "empty"
     if isinstance(value, dict):
-        return "a mapping"
+        return "a mapping" if value else "an empty mapping"
     if isinstance(value, list):
-        return "a list"
+        return "a list" if value else "an empty list"
     return names.get(type(value), type(value).__name__)
 
 
@@ -231,7 +231,7 @@ class _Reader:
             self.problem(
                 _line(top, "version"),
                 "version",
-                f"{top['version']!r} is not supported (this gate reads version {SUPPORTED_VERSION})",
+                f"{top['version']!r} is not supported (this gate reads {SUPPORTED_VERSION})",
             )
         match = top.get("match", "first")
         if match not in MATCH_MODES:
@@ -239,7 +239,9 @@ class _Reader:
         allow_forks = top.get("allow_forks", False)
         if not isinstance(allow_forks, bool):
             self.problem(
-                _line(top, "allow_forks"), "allow_forks", f"expected true or false, found {allow_forks!r}"
+                _line(top, "allow_forks"),
+                "allow_forks",
+                f"expected true or false, found {allow_forks!r}",
             )
         circleci = self.circleci(top)
         rules = self.rules(top)
@@ -254,25 +256,25 @@ class _Reader:
         )
         if section is None:
             return settings
-        url = token_env = vcs = None
-        if "url" in section and (url := self.text(section, "url", "circleci.url")):
-            error = check_api_url(url)
-            if error:
-                self.problem(_line(section, "url"), "circleci.url", error)
-        if "token_env" in section and (token_env := self.text(section, "token_env", "circleci.token_env")):
-            if not _ENV_NAME.match(token_env):
-                self.problem(
-                    _line(section, "token_env"),
-                    "circleci.token_env",
-                    f"{token_env!r} is not an environment variable name",
-                )
-        if "vcs" in section and (vcs := self.text(section, "vcs", "circleci.vcs")):
-            if vcs not in VCS_TYPES:
-                self.problem(
-                    _line(section, "vcs"),
-                    "circleci.vcs",
-                    f"expected one of {', '.join(VCS_TYPES)}, found {vcs!r}",
-                )
+        url, token_env, vcs = (
+            self.text(section, key, f"circleci.{key}") if key in section else None
+            for key in CIRCLECI_KEYS
+        )
+        url_problem = check_api_url(url) if url else None
+        if url_problem:
+            self.problem(_line(section, "url"), "circleci.url", url_problem)
+        if token_env and not _ENV_NAME.match(token_env):
+            self.problem(
+                _line(section, "token_env"),
+                "circleci.token_env",
+                f"{token_env!r} is not an environment variable name",
+            )
+        if vcs and vcs not in VCS_TYPES:
+            self.problem(
+                _line(section, "vcs"),
+                "circleci.vcs",
+                f"expected one of {', '.join(VCS_TYPES)}, found {vcs!r}",
+            )
         return CircleCISettings(url=url, token_env=token_env or DEFAULT_TOKEN_ENV, vcs=vcs)
 
     def rules(self, top: _Map) -> tuple[Rule, ...]:
@@ -284,28 +286,29 @@ class _Reader:
                 _line(top, "rules"), "rules", f"expected a list of rules, found {_kind(items)}"
             )
             return ()
-        found: list[Rule] = []
         seen: dict[str, int] = {}
         for index, item in enumerate(items):
-            rule = self.rule(item, _line(items, index), index)
-            if rule is None:
+            name = item.get("name") if isinstance(item, _Map) else None
+            if not isinstance(name, str) or not name.strip():
                 continue
-            if rule.name in seen:
+            if name.strip() in seen:
                 self.problem(
-                    rule.line,
-                    f"rules[{index}] ({rule.name})",
-                    f"the name is already used by rules[{seen[rule.name]}]",
+                    _line(items, index),
+                    f"rules[{index}] ({name.strip()})",
+                    f"the name is already used by rules[{seen[name.strip()]}]",
                 )
-            seen.setdefault(rule.name, index)
-            found.append(rule)
-        return tuple(found)
+            seen.setdefault(name.strip(), index)
+        found = (self.rule(item, _line(items, index), index) for index, item in enumerate(items))
+        return tuple(rule for rule in found if rule is not None)
 
     def rule(self, item: object, line: int, index: int) -> Rule | None:
         label = f"rules[{index}]"
         raw_name = item.get("name") if isinstance(item, _Map) else None
         if isinstance(raw_name, str) and raw_name.strip():
             label = f"{label} ({raw_name.strip()})"
-        rule = self.mapping(item, line=line, where=label, known=RULE_KEYS, required=("name", "trigger"))
+        rule = self.mapping(
+            item, line=line, where=label, known=RULE_KEYS, required=("name", "trigger")
+        )
         if rule is None:
             return None
         name = self.text(rule, "name", f"{label}: name") if "name" in rule else None
@@ -338,7 +341,9 @@ class _Reader:
         where = f"{label}: when"
         when = rule["when"]
         if not isinstance(when, _Map) or not when:
-            self.problem(_line(rule, "when"), where, f"expected a mapping of facts, found {_kind(when)}")
+            self.problem(
+                _line(rule, "when"), where, f"expected a mapping of facts, found {_kind(when)}"
+            )
             return None
         leaves: list[Leaf] = []
         for key, value in when.items():
@@ -388,7 +393,10 @@ class _Reader:
         where = f"{label}: trigger"
         raw = rule["trigger"]
         if isinstance(raw, str):
-            return Trigger(raw.strip(), ()) if raw.strip() else self._no_job(rule, where)
+            if raw.strip():
+                return Trigger(raw.strip(), ())
+            self.problem(_line(rule, "trigger"), where, "expected a job name")
+            return None
         section = self.mapping(
             raw, line=_line(rule, "trigger"), where=where, known=TRIGGER_KEYS, required=("job",)
         )
@@ -400,14 +408,13 @@ class _Reader:
             return None
         return Trigger(job, parameters)
 
-    def _no_job(self, rule: _Map, where: str) -> None:
-        self.problem(_line(rule, "trigger"), where, "expected a job name")
-
     def parameters(self, section: _Map, where: str) -> tuple[tuple[str, str], ...] | None:
         where = f"{where}.parameters"
         raw = section["parameters"]
         if not isinstance(raw, _Map):
-            self.problem(_line(section, "parameters"), where, f"expected a mapping, found {_kind(raw)}")
+            self.problem(
+                _line(section, "parameters"), where, f"expected a mapping, found {_kind(raw)}"
+            )
             return None
         pairs: list[tuple[str, str]] = []
         ok = True
@@ -429,4 +436,3 @@ class _Reader:
                 self.problem(line, f"{where}.{name}", f"expected text, found {_kind(value)}{hint}")
                 ok = False
         return tuple(pairs) if ok else None
-

@@ -23,7 +23,7 @@ def check_api_url(url: str) -> str | None:
     if parts.scheme not in ("https", "http") or not host:
         return f"{url!r} is not an http(s) URL such as {DEFAULT_API_URL}"
     if parts.scheme == "http" and not _is_loopback(host):
-        return f"{url!r} would send the API token unencrypted; use https (http is allowed only on loopback)"
+        return f"{url!r} would send the API token unencrypted: use https (http only on loopback)"
     if parts.query or parts.fragment:
         return f"{url!r} must be a bare host URL, without '?' or '#'"
     return None

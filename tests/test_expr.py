@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ci_deploy_gate.context import build_context
+from ci_deploy_gate.expr import ExprError, parse
+
+CONTEXT = build_context(
+    {
+        "CIRCLE_BRANCH": "release/2.1",
+        "CIRCLE_SHA1": "abc123",
+        "CIRCLE_USERNAME": "alice",
+        "CIRCLE_PR_NUMBER": "",
+        "CIRCLE_PROJECT_USERNAME": "acme",
+        "CIRCLE_PROJECT_REPONAME": "shop",
+        "DEPLOY": "yes",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("branch is release/2.1", True),
+        ("branch is release", False),
+        ("branch is not release", True),
+        ("branch is not release/2.1", False),
+        ("branch is 'release/2.1'", True),
+        ('branch is "release/2.1"', True),
+        ("branch matches release/*", True),
+        ("branch matches 'rel*'", True),
+        ("branch matches main", False),
+        ("branch matches /release\\/[0-9.]+/", True),
+        ("branch matches /release/", False),  # a regex must match the whole value
+        ("branch matches '/rel.*/'", True),  # a quoted /regex/ is still a regex
+        ("branch in [main, release/2.1]", True),
+        ("branch in [main, 'release/*']", False),  # `in` lists exact values
+        ("tag matches v*", False),  # unset matches nothing
+        ("tag is not v1", True),  # ... and equals nothing
+        ("pull_request", False),
+        ("not pull_request", True),
+        ("pull_request is false", True),
+        ("fork is true", False),
+        ("user is alice and project is acme/shop", True),
+        ("env.DEPLOY is yes", True),
+        ("env.MISSING is yes", False),
+        ("branch is main or user is alice", True),
+        ("branch is main or user is bob and sha is abc123", False),
+        ("(branch is main or user is alice) and sha is abc123", True),
+        ("not branch is main and not (user is bob or fork)", True),
+        ("not not pull_request", False),
+        ("branch is main or branch is release/2.1 and not pull_request", True),
+    ],
+)
+def test_expression_verdict(source: str, expected: bool) -> None:
+    assert parse(source).evaluate(CONTEXT) is expected
+
+
+def test_not_binds_tighter_than_and_tighter_than_or() -> None:
+    # read as: (not user is alice) or (branch is release/2.1 and pull_request)
+    assert parse("not user is alice or branch is release/2.1 and pull_request").evaluate(
+        CONTEXT
+    ) is False
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("branch is", "expected a value after 'is' at column 10"),
+        ("branch is not", "expected a value after 'is not' at column 14"),
+        ("brnch is main", "unknown fact 'brnch' at column 1 (did you mean 'branch'?)"),
+        ("branch is main xx", "unexpected 'xx' at column 16 (expected 'and' or 'or')"),
+        ("branch is main and", "expected a condition after 'and', found the end at column 19"),
+        ("(branch is main", "expected ')' to close the '(' at column 1, found the end at column 16"),
+        ("branch is 'main", "unterminated string at column 11 (close it with ')"),
+        ("branch matches /ma(in/", "invalid regex /ma(in/: missing ), unterminated subpattern "
+         "at position 2 at column 16"),
+        ("branch matches /main", "unterminated /regex/ at column 16 (close it with '/')"),
+        ("branch is /main/", "a /regex/ needs 'matches', not 'is' at column 11"),
+        ("branch in main", "expected '[' after 'in' at column 11 (branch in [a, b])"),
+        ("branch in [main release]", "expected ',' or ']', found 'release' at column 17"),
+        ("pull_request is yes", "'pull_request' is true or false, not 'yes' at column 17"),
+        ("fork matches x", "'fork' is a yes/no fact at column 6 (use 'fork' or 'not fork')"),
+        (
+            "branch",
+            "'branch' is not a yes/no fact at column 1 (compare it: 'branch is VALUE', "
+            "'branch matches PATTERN' or 'branch in [...]')",
+        ),
+        ("", "empty condition at column 1 (write e.g. 'branch is main')"),
+        ("and", "expected a condition, found 'and' at column 1"),
+    ],
+)
+def test_syntax_error_names_the_column(source: str, message: str) -> None:
+    with pytest.raises(ExprError) as caught:
+        parse(source)
+    assert str(caught.value) == message
+
+
+def test_explanation_quotes_each_condition_with_its_value() -> None:
+    expr = parse("branch is main or (not pull_request and user is alice)")
+    atoms = [(a.condition, a.result, a.actual) for a in expr.atoms(CONTEXT)]
+    assert atoms == [
+        ("branch is main", False, "release/2.1"),
+        ("not pull_request", True, False),
+        ("user is alice", True, "alice"),
+    ]
+
+
+@given(st.text(max_size=60))
+def test_any_text_parses_or_fails_cleanly(source: str) -> None:
+    try:
+        expr = parse(source)
+    except ExprError as exc:
+        assert exc.column >= 1
+        return
+    assert expr.evaluate(CONTEXT) in (True, False)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["branch", "is", "not", "and", "or", "(", ")", "in", "[", "]", ",", "matches",
+             "main", "'x y'", "/a+/", "pull_request", "fork", "env.X", "true", "*"]
+        ),
+        max_size=12,
+    )
+)
+def test_any_token_soup_parses_or_fails_cleanly(words: list[str]) -> None:
+    source = " ".join(words)
+    try:
+        expr = parse(source)
+    except ExprError as exc:
+        assert 1 <= exc.column <= len(source) + 1
+        return
+    assert expr.evaluate(CONTEXT) in (True, False)

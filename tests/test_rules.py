@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ci_deploy_gate.errors import ConfigError
+from ci_deploy_gate.rules import load_rules, parse_rules
+from tests.conftest import ROOT
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_rules(text, "gate.yml")
+    return str(caught.value).splitlines()
+
+
+def test_example_rules_file_loads() -> None:
+    rules_file = load_rules(str(ROOT / "rules.example.yaml"))
+    assert [rule.name for rule in rules_file.rules] == ["production", "release-tag", "staging"]
+    assert rules_file.circleci.token_env == "CIRCLE_API_USER_TOKEN"
+    assert rules_file.circleci.url == "https://circleci.com"
+    assert rules_file.match == "first"
+    assert rules_file.allow_forks is False
+    staging = rules_file.rules[2]
+    assert staging.trigger.job == "deploy_staging"
+    assert staging.trigger.parameters == (("DEPLOY_ENV", "staging"),)
+
+
+def test_defaults_when_only_rules_are_given() -> None:
+    rules_file = parse_rules("rules:\n  - {name: a, if: tag matches v*, trigger: d}\n", "g.yml")
+    assert rules_file.match == "first"
+    assert rules_file.circleci.token_env == "CIRCLE_API_USER_TOKEN"
+    assert rules_file.circleci.url is None
+    assert rules_file.circleci.vcs is None
+
+
+def test_unknown_key_names_line_and_suggests() -> None:
+    text = "version: 1\nrules:\n  - name: production\n    if: branch is release\n" \
+        "    trigerr: deploy\n"
+    assert errors_of(text) == [
+        "gate.yml:3: rules[0] (production): missing required key 'trigger'",
+        "gate.yml:5: rules[0] (production): unknown key 'trigerr' (did you mean 'trigger'?)",
+    ]
+
+
+def test_every_problem_is_reported_in_line_order() -> None:
+    text = """\
+version: 2
+matchh: all
+circleci:
+  url: http://circleci.com
+  token_env: "not a name"
+  vcs: gitlab
+rules:
+  - name: a
+    if: branch is
+    trigger: deploy
+  - name: a
+    when: {branch: main}
+    trigger: {job: deploy, parameters: {CIRCLE_JOB: x, GOOD: 1.5}}
+  - name: c
+    if: tag is v1
+    when: {tag: v1}
+    trigger: ""
+"""
+    assert errors_of(text) == [
+        "gate.yml:1: version: 2 is not supported (this gate reads 1)",
+        "gate.yml:2: unknown key 'matchh' (did you mean 'match'?)",
+        "gate.yml:4: circleci.url: 'http://circleci.com' would send the API token unencrypted: "
+        "use https (http only on loopback)",
+        "gate.yml:5: circleci.token_env: 'not a name' is not an environment variable name",
+        "gate.yml:6: circleci.vcs: expected one of github, bitbucket, found 'gitlab'",
+        "gate.yml:9: rules[0] (a): if: expected a value after 'is' at column 10",
+        "gate.yml:11: rules[1] (a): the name is already used by rules[0]",
+        "gate.yml:13: rules[1] (a): trigger.parameters: CIRCLE_JOB is set by the trigger's job; "
+        "remove it here",
+        "gate.yml:13: rules[1] (a): trigger.parameters.GOOD: expected text, found a number "
+        "(quote it)",
+        "gate.yml:14: rules[2] (c): needs exactly one of 'if' or 'when'",
+        "gate.yml:17: rules[2] (c): trigger: expected a job name",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "gate.yml:1: the rules file is empty; it needs a 'rules:' list"),
+        ("- a\n", "gate.yml:1: expected a mapping, found a list"),
+        ("version: 1\n", "gate.yml:1: missing required key 'rules'"),
+        ("rules: []\n", "gate.yml:1: rules: expected a list of rules, found an empty list"),
+        ("rules: nothing\n", "gate.yml:1: rules: expected a list of rules, found text"),
+        ("rules:\n  - just a string\n", "gate.yml:2: rules[0]: expected a mapping, found text"),
+        ("rules: [{name: a, if: fork, trigger: d}]\nmatch: some\n",
+         "gate.yml:2: match: expected first or all, found 'some'"),
+        ("rules: [{name: a, if: fork, trigger: d}]\nallow_forks: yes please\n",
+         "gate.yml:2: allow_forks: expected true or false, found 'yes please'"),
+        ("rules: [{name: a, if: fork, trigger: d}]\ncircleci: [x]\n",
+         "gate.yml:2: circleci: expected a mapping, found a list"),
+        ("rules: [{name: a, if: 3, trigger: d}]\n",
+         "gate.yml:1: rules[0] (a): if: expected a condition as text, found a number"),
+        ("rules: [{name: a, when: {brnch: x}, trigger: d}]\n",
+         "gate.yml:1: rules[0] (a): when: unknown fact 'brnch' (did you mean 'branch'?)"),
+        ("rules: [{name: a, when: {fork: maybe}, trigger: d}]\n",
+         "gate.yml:1: rules[0] (a): when.fork: expected true or false, found 'maybe'"),
+        ("rules: [{name: a, when: {tag: 1.10}, trigger: d}]\n",
+         "gate.yml:1: rules[0] (a): when.tag: expected text or a list of text, found a number "
+         "1.1 (quote it)"),
+        ("rules: [{name: a, when: {tag: '/v(/'}, trigger: d}]\n",
+         "gate.yml:1: rules[0] (a): when.tag: invalid regex /v(/: missing ), unterminated "
+         "subpattern at position 1"),
+        ("rules: [{name: a, when: {tag: []}, trigger: d}]\n",
+         "gate.yml:1: rules[0] (a): when.tag: the list is empty: it would match nothing"),
+        ("rules: [{name: a, when: {}, trigger: d}]\n",
+         "gate.yml:1: rules[0] (a): when: expected a mapping of facts, found an empty mapping"),
+        ("rules: [{name: a, if: fork, trigger: {jobb: d}}]\n",
+         "gate.yml:1: rules[0] (a): trigger: unknown key 'jobb' (did you mean 'job'?)\n"
+         "gate.yml:1: rules[0] (a): trigger: missing required key 'job'"),
+        ("rules:\n  - name: a\n    name: b\n", "gate.yml:3:5: not valid YAML: duplicate key 'name'"),
+    ],
+)
+def test_bad_rules_file_message(text: str, message: str) -> None:
+    assert "\n".join(errors_of(text)) == message
+
+
+def test_when_map_builds_one_condition_per_key() -> None:
+    text = """\
+rules:
+  - name: staging
+    when:
+      branch: [main, "hotfix/*", "/rel-[0-9]+/"]
+      pull_request: false
+      env.DEPLOY: "yes"
+    trigger: deploy_staging
+"""
+    rule = parse_rules(text, "g.yml").rules[0]
+    assert rule.condition.text == (
+        "branch: [main, hotfix/*, /rel-[0-9]+/] and pull_request: false and env.DEPLOY: yes"
+    )
+
+
+def test_trigger_parameters_keep_order_and_become_text() -> None:
+    text = "rules:\n  - name: a\n    if: fork\n    trigger:\n      job: d\n      parameters:\n" \
+        "        B: 2\n        A: true\n        C: text\n"
+    trigger = parse_rules(text, "g.yml").rules[0].trigger
+    assert trigger.parameters == (("B", "2"), ("A", "true"), ("C", "text"))
+
+
+def test_missing_file_says_how_to_name_another(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_rules(str(tmp_path / "nope.yml"))
+    assert str(caught.value) == (
+        f"{tmp_path / 'nope.yml'}: rules file not found (pass --rules PATH or set DEPLOY_GATE_RULES)"
+    )
+
+
+def test_unreadable_bytes_are_a_clean_error(tmp_path: Path) -> None:
+    path = tmp_path / "gate.yml"
+    path.write_bytes(b"rules: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="cannot read the rules file"):
+        load_rules(str(path))
+
+
+def test_yaml_syntax_error_names_line_and_column() -> None:
+    # The wording is libyaml's or PyYAML's, whichever is installed; the place is ours.
+    (message,) = errors_of("rules: [\n")
+    assert message.startswith("gate.yml:2:1: not valid YAML: ")
