@@ -1,0 +1,432 @@
+"""`python -m ci_deploy_gate` as a CircleCI step runs it: a subprocess, a real HTTP server
+on loopback standing in for CircleCI, answering with recorded real responses."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tests.conftest import RELEASE_RULES, ROOT, SHA, TOKEN, circle_env, recorded, run_gate, write
+
+CREATED = "mtchavez-circleci-vcr__CircleCi_Project__build_branch__when_successful__build__returns_newly_created_build.yml"
+
+ALL_OUTPUT: list[str] = []  # every byte any run printed or wrote, scanned for the token at the end
+
+
+class Api:
+    """The loopback CircleCI: answers triggers like the recorded 201, keeps raw request paths."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
+        exchange = recorded(CREATED)["http_interactions"][0]["response"]
+        self.body = exchange["body"]["string"]
+        self.headers = {k: v[0] for k, v in exchange["headers"].items() if k != "Content-Length"}
+        self.status = 201
+        server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
+
+    def handle(self, request: Request) -> Response:
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path
+        self.requests.append(
+            (request.method, raw, json.loads(request.get_data() or b"{}"), dict(request.headers))
+        )
+        return Response(self.body, status=self.status, headers=self.headers)
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("").rstrip("/")
+
+
+@pytest.fixture
+def api(httpserver: HTTPServer) -> Api:
+    return Api(httpserver)
+
+
+def gate(
+    cwd: Path, *args: str, rules: str | None = RELEASE_RULES, **env: str | None
+) -> subprocess.CompletedProcess[str]:
+    if rules is not None:
+        write(cwd / ".circleci" / "deploy-gate.yml", rules)
+    result = run_gate(list(args), circle_env(**env), cwd)
+    ALL_OUTPUT.extend([result.stdout, result.stderr])
+    for report in cwd.glob("**/*.json"):
+        ALL_OUTPUT.append(report.read_text())
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_release_push_fires_one_pinned_deploy(tmp_path: Path, api: Api) -> None:
+    result = gate(tmp_path, "--api-url", api.url)
+    assert result.returncode == 0, result.stderr
+    assert [(m, p, b) for m, p, b, _ in api.requests] == [
+        (
+            "POST",
+            "/api/v1.1/project/github/acme/shop/tree/release",
+            {"revision": SHA, "build_parameters": {"CIRCLE_JOB": "deploy_docker"}},
+        )
+    ]
+    headers = api.requests[0][3]
+    assert headers["Circle-Token"] == TOKEN
+    assert headers["Accept"] == "application/json"
+    assert result.stdout.splitlines() == [
+        "triggered: rule 'production' matched; fired deploy_docker",
+        "  rule production: matched",
+        "    [x] branch is release  (branch: 'release')",
+        "    [x] not pull_request  (pull_request: false)",
+        f"  deploy_docker (rule production) at {SHA}:",
+        "    build #3925 https://circleci.com/gh/mtchavez/circleci/3925",
+    ]
+
+
+def test_parallel_nodes_fire_once_in_total(tmp_path: Path, api: Api) -> None:
+    outputs = [
+        gate(tmp_path, "--api-url", api.url, CIRCLE_NODE_INDEX=str(i), CIRCLE_NODE_TOTAL="4")
+        for i in range(4)
+    ]
+    assert [r.returncode for r in outputs] == [0, 0, 0, 0]
+    assert len(api.requests) == 1
+    assert [r.stdout.strip() for r in outputs[1:]] == [
+        f"skipped: node {i} of 4, only node 0 fires" for i in (1, 2, 3)
+    ]
+
+
+def test_other_nodes_skip_before_reading_the_rules(tmp_path: Path) -> None:
+    result = gate(tmp_path, "--rules", "missing.yml", rules=None, CIRCLE_NODE_INDEX="1",
+                  CIRCLE_NODE_TOTAL="2")
+    assert (result.returncode, result.stdout) == (0, "skipped: node 1 of 2, only node 0 fires\n")
+
+
+@pytest.mark.parametrize("spelling", [["--json", "--report", "out/r.json"],
+                                      ["--json", "--report=out/r.json", "--dry-run"]])
+def test_node_skip_reports_json(tmp_path: Path, spelling: list[str]) -> None:
+    result = gate(tmp_path, *spelling, rules=None, CIRCLE_NODE_INDEX="2", CIRCLE_NODE_TOTAL="3")
+    expected = {
+        "decision": "skipped",
+        "reason": "node 2 of 3, only node 0 fires",
+        "node": {"index": 2, "total": 3},
+        "rule": None,
+        "rules": [],
+        "triggers": [],
+    }
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == expected
+    assert json.loads((tmp_path / "out" / "r.json").read_text()) == expected
+    assert result.stderr == "skipped: node 2 of 3, only node 0 fires\n"
+
+
+def test_node_from_set_is_guarded_too(tmp_path: Path, api: Api) -> None:
+    result = gate(tmp_path, "--api-url", api.url, "--set", "CIRCLE_NODE_INDEX=1",
+                  CIRCLE_NODE_TOTAL="2")
+    assert (result.returncode, result.stdout) == (0, "skipped: node 1 of 2, only node 0 fires\n")
+    assert api.requests == []
+
+
+def test_tag_build_fires_with_the_tag(tmp_path: Path, api: Api) -> None:
+    rules = "rules:\n  - name: release\n    if: tag matches /v[0-9.]+/\n    trigger: deploy_production\n"
+    result = gate(tmp_path, "--api-url", api.url, rules=rules, CIRCLE_BRANCH="", CIRCLE_TAG="v1.4.2")
+    assert result.returncode == 0, result.stderr
+    assert [(p, b) for _, p, b, _ in api.requests] == [
+        (
+            "/api/v1.1/project/github/acme/shop",
+            {"tag": "v1.4.2", "revision": SHA,
+             "build_parameters": {"CIRCLE_JOB": "deploy_production"}},
+        )
+    ]
+
+
+def test_slash_branch_travels_as_one_segment(tmp_path: Path, api: Api) -> None:
+    rules = "rules:\n  - name: hotfix\n    when: {branch: 'hotfix/*'}\n    trigger: deploy_docker\n"
+    result = gate(tmp_path, "--api-url", api.url, rules=rules, CIRCLE_BRANCH="hotfix/login")
+    assert result.returncode == 0, result.stderr
+    assert [p for _, p, _, _ in api.requests] == [
+        "/api/v1.1/project/github/acme/shop/tree/hotfix%2Flogin"
+    ]
+
+
+def test_dry_run_sends_nothing_and_shows_the_request(tmp_path: Path, api: Api) -> None:
+    result = gate(tmp_path, "--api-url", api.url, "--dry-run", CIRCLECI=None,
+                  CIRCLE_API_USER_TOKEN=None)
+    assert result.returncode == 0, result.stderr
+    assert api.requests == []
+    assert result.stdout.splitlines()[0] == "dry-run: rule 'production' matched; nothing sent"
+    assert result.stdout.splitlines()[-6:] == [
+        f"  deploy_docker (rule production) at {SHA}:",
+        f"    POST {api.url}/api/v1.1/project/github/acme/shop/tree/release",
+        "    Accept: application/json",
+        "    Content-Type: application/json",
+        "    Circle-Token: ***",
+        f'    {{"build_parameters": {{"CIRCLE_JOB": "deploy_docker"}}, "revision": "{SHA}"}}',
+    ]
+
+
+def test_readme_quickstart_dry_run_works() -> None:
+    result = run_gate(
+        ["--rules", "rules.example.yaml", "--env-file", "examples/release.env", "--dry-run"],
+        {},
+        ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("dry-run: rule 'production' matched; nothing sent\n")
+
+
+def test_no_match_skips_and_explains(tmp_path: Path, api: Api) -> None:
+    result = gate(tmp_path, "--api-url", api.url, CIRCLE_BRANCH="main")
+    assert result.returncode == 0
+    assert api.requests == []
+    assert result.stdout.splitlines() == [
+        "skipped: no rule matched",
+        "  rule production: no match",
+        "    [ ] branch is release  (branch: 'main')",
+        "    [x] not pull_request  (pull_request: false)",
+    ]
+
+
+def test_forked_pull_request_does_not_fire(tmp_path: Path, api: Api) -> None:
+    rules = "rules:\n  - name: any\n    if: branch is pull/12\n    trigger: deploy_docker\n"
+    result = gate(tmp_path, "--api-url", api.url, "--json", rules=rules,
+                  CIRCLE_BRANCH="pull/12", CIRCLE_PR_NUMBER="12", CIRCLE_PR_USERNAME="mallory",
+                  CIRCLE_API_USER_TOKEN=None)
+    assert result.returncode == 0
+    assert api.requests == []
+    doc = json.loads(result.stdout)
+    assert (doc["decision"], doc["rule"]) == ("skipped", "any")
+    assert "forked pull request" in doc["reason"]
+
+
+def test_match_all_fires_every_job(tmp_path: Path, api: Api) -> None:
+    rules = """\
+match: all
+rules:
+  - {name: docker, if: branch is release, trigger: deploy_docker}
+  - name: docs
+    if: not pull_request
+    trigger: {job: deploy_docs, parameters: {SITE: docs.acme.test}}
+"""
+    result = gate(tmp_path, "--api-url", api.url, "--json", rules=rules)
+    assert result.returncode == 0, result.stderr
+    assert [b["build_parameters"] for _, _, b, _ in api.requests] == [
+        {"CIRCLE_JOB": "deploy_docker"},
+        {"CIRCLE_JOB": "deploy_docs", "SITE": "docs.acme.test"},
+    ]
+    doc = json.loads(result.stdout)
+    assert doc["decision"] == "triggered"
+    assert [t["response"]["build_num"] for t in doc["triggers"]] == [3925, 3925]
+
+
+def test_json_report_of_a_trigger(tmp_path: Path, api: Api) -> None:
+    result = gate(tmp_path, "--api-url", api.url, "--json", "--report", "r.json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc == json.loads((tmp_path / "r.json").read_text())
+    assert doc == {
+        "decision": "triggered",
+        "reason": "rule 'production' matched; fired deploy_docker",
+        "node": {"index": 0, "total": 1},
+        "rule": "production",
+        "rules": [
+            {
+                "name": "production",
+                "matched": True,
+                "conditions": [
+                    {"condition": "branch is release", "result": True, "actual": "release"},
+                    {"condition": "not pull_request", "result": True, "actual": False},
+                ],
+            }
+        ],
+        "triggers": [
+            {
+                "rule": "production",
+                "job": "deploy_docker",
+                "revision": SHA,
+                "branch": "release",
+                "tag": None,
+                "request": {
+                    "method": "POST",
+                    "url": f"{api.url}/api/v1.1/project/github/acme/shop/tree/release",
+                    "body": {"revision": SHA, "build_parameters": {"CIRCLE_JOB": "deploy_docker"}},
+                },
+                "response": {
+                    "status": 201,
+                    "build_num": 3925,
+                    "build_url": "https://circleci.com/gh/mtchavez/circleci/3925",
+                    "lifecycle": "queued",
+                    "deprecation": None,
+                },
+            }
+        ],
+    }
+    assert result.stderr.startswith("triggered: rule 'production' matched")
+
+
+def test_rules_path_from_environment(tmp_path: Path, api: Api) -> None:
+    write(tmp_path / "elsewhere.yml", RELEASE_RULES.replace("release and", "main and"))
+    result = gate(tmp_path, "--api-url", api.url, "--dry-run", rules=None,
+                  DEPLOY_GATE_RULES="elsewhere.yml", CIRCLE_BRANCH="main")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("dry-run: rule 'production' matched")
+
+
+def test_api_url_flag_beats_environment_beats_file(tmp_path: Path, api: Api) -> None:
+    rules = "circleci: {url: 'https://file.example'}\n" + RELEASE_RULES
+    by_file = gate(tmp_path, "--dry-run", "--json", rules=rules)
+    by_env = gate(tmp_path, "--dry-run", "--json", rules=rules,
+                  DEPLOY_GATE_API_URL="https://env.example")
+    by_flag = gate(tmp_path, "--dry-run", "--json", "--api-url", "https://flag.example",
+                   rules=rules, DEPLOY_GATE_API_URL="https://env.example")
+    hosts = [json.loads(r.stdout)["triggers"][0]["request"]["url"].split("/api/")[0]
+             for r in (by_file, by_env, by_flag)]
+    assert hosts == ["https://file.example", "https://env.example", "https://flag.example"]
+
+
+def test_verbose_logs_the_exchange_without_the_token(tmp_path: Path, api: Api) -> None:
+    result = gate(tmp_path, "--api-url", api.url, "--verbose")
+    assert result.returncode == 0
+    assert re.fullmatch(
+        rf"POST {re.escape(api.url)}/api/v1\.1/project/github/acme/shop/tree/release -> 201 "
+        r"\(\d+\.\d\ds\)\n",
+        result.stderr,
+    )
+
+
+def test_sunset_header_is_reported(tmp_path: Path, api: Api) -> None:
+    api.headers["Sunset"] = "Mon, 01 Feb 2027 00:00:00 GMT"
+    result = gate(tmp_path, "--api-url", api.url)
+    assert result.stdout.splitlines()[-1] == (
+        "    warning: CircleCI retires this endpoint on Mon, 01 Feb 2027 00:00:00 GMT; "
+        "plan the move to API v2"
+    )
+
+
+# --- every error: one message, the right exit code, no traceback, a report ---------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("args", "rules", "env", "code", "message"),
+    [
+        (["--rules", "nope.yml"], None, {}, 2,
+         "error: nope.yml: rules file not found (pass --rules PATH or set DEPLOY_GATE_RULES)"),
+        ([], "rules:\n  - name: p\n    if: branch is\n    trigger: d\n", {}, 2,
+         "error: .circleci/deploy-gate.yml:3: rules[0] (p): if: expected a value after 'is' at "
+         "column 10"),
+        ([], RELEASE_RULES, {"CIRCLE_API_USER_TOKEN": None}, 2,
+         "error: environment: CIRCLE_API_USER_TOKEN is not set; the gate needs a CircleCI API "
+         "token there to fire a job (on a forked pull request CircleCI withholds it; "
+         "circleci.token_env names another variable)"),
+        ([], RELEASE_RULES, {"CIRCLE_SHA1": None}, 2,
+         "error: environment: CIRCLE_SHA1 is not set: refusing an unpinned deploy of "
+         "'deploy_docker'"),
+        (["--dry-run"], RELEASE_RULES, {"CIRCLE_SHA1": None}, 2,
+         "error: environment: CIRCLE_SHA1 is not set: refusing an unpinned deploy of "
+         "'deploy_docker'"),
+        ([], RELEASE_RULES, {"CIRCLECI": None}, 2,
+         "error: environment: CIRCLECI is not 'true': refusing a real trigger outside CircleCI "
+         "(use --dry-run to see what would be sent, or set CIRCLECI=true deliberately)"),
+        (["--api-url", "http://circleci.example"], RELEASE_RULES, {}, 2,
+         "error: API URL: 'http://circleci.example' would send the API token unencrypted: "
+         "use https (http only on loopback)"),
+        (["--set", "NOPE"], RELEASE_RULES, {}, 2, "error: --set 'NOPE': expected NAME=VALUE"),
+        (["--env-file", "none.env"], RELEASE_RULES, {}, 2,
+         "error: --env-file none.env: cannot read it: No such file or directory"),
+        ([], RELEASE_RULES, {"CIRCLE_NODE_INDEX": "x"}, 2,
+         "error: environment: CIRCLE_NODE_INDEX='x' is not a whole number"),
+    ],
+)
+def test_configuration_errors(
+    tmp_path: Path,
+    api: Api,
+    args: list[str],
+    rules: str | None,
+    env: dict[str, str | None],
+    code: int,
+    message: str,
+) -> None:
+    result = gate(tmp_path, *args, "--report", "report.json", rules=rules, **env)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        code, "", f"ci-deploy-gate: {message}\n"
+    )
+    assert api.requests == []
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert (doc["decision"], "ci-deploy-gate: error: " + doc["reason"]) == (
+        "error", f"ci-deploy-gate: {message}"
+    )
+
+
+def test_api_refusal_exits_1_with_circlecis_message(tmp_path: Path, api: Api) -> None:
+    api.status, api.body = 401, '{"message": "You must log in first."}'
+    result = gate(tmp_path, "--api-url", api.url, "--json")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"ci-deploy-gate: failed: POST {api.url}/api/v1.1/project/github/acme/shop/tree/release: "
+        "CircleCI answered 401 UNAUTHORIZED: You must log in first. (the token in "
+        "CIRCLE_API_USER_TOKEN was not accepted: it needs a personal API token)\n"
+    )
+    doc = json.loads(result.stdout)
+    assert doc["decision"] == "failed"
+    assert doc["rule"] == "production"
+    assert doc["triggers"][0]["response"] is None
+    assert len(api.requests) == 1
+
+
+def test_unreachable_api_exits_1(tmp_path: Path) -> None:
+    port = _closed_port()
+    result = gate(tmp_path, "--api-url", f"http://127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"ci-deploy-gate: failed: POST http://127.0.0.1:{port}/api/v1.1/project/github/acme/"
+        "shop/tree/release: could not reach CircleCI (nothing was sent): "
+    )
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_unknown_flag_is_a_usage_error(tmp_path: Path) -> None:
+    result = gate(tmp_path, "--dry-rn")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "ci-deploy-gate: error: unrecognized arguments: --dry-rn"
+    )
+
+
+def test_unknown_flag_on_node_1_is_still_a_usage_error(tmp_path: Path) -> None:
+    result = gate(tmp_path, "--dry-rn", CIRCLE_NODE_INDEX="1", CIRCLE_NODE_TOTAL="2")
+    assert result.returncode == 2
+
+
+def test_version(tmp_path: Path) -> None:
+    from ci_deploy_gate import __version__
+
+    result = gate(tmp_path, "--version", rules=None)
+    assert (result.returncode, result.stdout) == (0, f"ci-deploy-gate {__version__}\n")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _token_never_printed() -> Iterator[None]:
+    """After every run above: the token appears in no output and no report."""
+    ALL_OUTPUT.clear()
+    yield
+    assert len(ALL_OUTPUT) > 40
+    leaks = [text for text in ALL_OUTPUT if TOKEN in text]
+    assert leaks == []
+
+
+def test_token_is_redacted_even_where_a_rule_shows_it(tmp_path: Path, api: Api) -> None:
+    rules = "rules:\n  - name: p\n    if: env.CIRCLE_API_USER_TOKEN is x or branch is release\n" \
+        "    trigger: d\n"
+    result = gate(tmp_path, "--api-url", api.url, "--json", rules=rules)
+    assert result.returncode == 0
+    doc = json.loads(result.stdout)
+    assert doc["rules"][0]["conditions"][0]["actual"] == "***"
