@@ -138,9 +138,8 @@ class Output:
                 with open(self.report_path, "w", encoding="utf-8") as handle:
                     handle.write(rendered + "\n")
             except OSError as exc:
-                problem = (
-                    f"--report {self.report_path}: cannot write the report: {exc.strerror or exc}"
-                )
+                cause = f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)
+                problem = f"--report {self.report_path}: cannot write the report: {cause}"
         if self.as_json:
             self._write(sys.stdout, rendered)
             if text:

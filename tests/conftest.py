@@ -14,6 +14,16 @@ SHARED = ROOT.parent / "shared" / "circleci"
 SHA = "4abf27c499581fceaa1a3d2903d99a9e4262c920"
 TOKEN = "c1rcle-t0ken-5ecret-0123456789abcdef0123"
 
+# Recorded real CircleCI v1.1 exchanges in ../shared/circleci/v1.1-responses
+CREATED = (
+    "mtchavez-circleci-vcr__CircleCi_Project__build_branch__when_successful__build__"
+    "returns_newly_created_build.yml"
+)
+NOT_FOUND = (
+    "mtchavez-circleci-vcr__CircleCi_Project__add_envvar__when_unsuccessful__message__"
+    "returns_an_error_message.yml"
+)
+
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

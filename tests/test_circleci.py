@@ -15,10 +15,7 @@ from ci_deploy_gate.context import build_context
 from ci_deploy_gate.credentials import Token
 from ci_deploy_gate.errors import ApiError, ConfigError
 from ci_deploy_gate.rules import Trigger
-from tests.conftest import SHA, SHARED, TOKEN, circle_env, recorded
-
-CREATED = "mtchavez-circleci-vcr__CircleCi_Project__build_branch__when_successful__build__returns_newly_created_build.yml"
-NOT_FOUND = "mtchavez-circleci-vcr__CircleCi_Project__add_envvar__when_unsuccessful__message__returns_an_error_message.yml"
+from tests.conftest import CREATED, NOT_FOUND, SHA, SHARED, TOKEN, circle_env, recorded
 
 
 def trigger_for(api_url: str = "https://circleci.com", **env: str | None) -> TriggerRequest:
@@ -138,7 +135,7 @@ def test_send_reports_the_created_build(httpserver: HTTPServer) -> None:
     response = send(trigger_for(httpserver.url_for("/")), Token(TOKEN, "CIRCLE_API_USER_TOKEN"))
     assert (response.status, response.build_num, response.lifecycle) == (201, 3925, "queued")
     assert response.build_url == "https://circleci.com/gh/mtchavez/circleci/3925"
-    (request, _), = httpserver.log
+    ((request, _),) = httpserver.log
     assert request.headers["Circle-Token"] == TOKEN
     assert request.headers["Accept"] == "application/json"
     assert request.headers["Content-Type"] == "application/json"

@@ -35,7 +35,8 @@ def test_unwritable_report_is_a_configuration_error(
     assert code == 2
     assert out.startswith("dry-run: ")
     assert err == (
-        f"ci-deploy-gate: error: --report {blocker}/r.json: cannot write the report: Not a directory\n"
+        f"ci-deploy-gate: error: --report {blocker}/r.json: cannot write the report: "
+        f"File exists: {blocker}\n"
     )
 
 

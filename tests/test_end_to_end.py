@@ -15,9 +15,18 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.conftest import RELEASE_RULES, ROOT, SHA, TOKEN, circle_env, recorded, run_gate, write
+from tests.conftest import (
+    CREATED,
+    RELEASE_RULES,
+    ROOT,
+    SHA,
+    TOKEN,
+    circle_env,
+    recorded,
+    run_gate,
+    write,
+)
 
-CREATED = "mtchavez-circleci-vcr__CircleCi_Project__build_branch__when_successful__build__returns_newly_created_build.yml"
 
 ALL_OUTPUT: list[str] = []  # every byte any run printed or wrote, scanned for the token at the end
 
@@ -100,13 +109,16 @@ def test_parallel_nodes_fire_once_in_total(tmp_path: Path, api: Api) -> None:
 
 
 def test_other_nodes_skip_before_reading_the_rules(tmp_path: Path) -> None:
-    result = gate(tmp_path, "--rules", "missing.yml", rules=None, CIRCLE_NODE_INDEX="1",
-                  CIRCLE_NODE_TOTAL="2")
+    result = gate(
+        tmp_path, "--rules", "missing.yml", rules=None, CIRCLE_NODE_INDEX="1", CIRCLE_NODE_TOTAL="2"
+    )
     assert (result.returncode, result.stdout) == (0, "skipped: node 1 of 2, only node 0 fires\n")
 
 
-@pytest.mark.parametrize("spelling", [["--json", "--report", "out/r.json"],
-                                      ["--json", "--report=out/r.json", "--dry-run"]])
+@pytest.mark.parametrize(
+    "spelling",
+    [["--json", "--report", "out/r.json"], ["--json", "--report=out/r.json", "--dry-run"]],
+)
 def test_node_skip_reports_json(tmp_path: Path, spelling: list[str]) -> None:
     result = gate(tmp_path, *spelling, rules=None, CIRCLE_NODE_INDEX="2", CIRCLE_NODE_TOTAL="3")
     expected = {
@@ -124,21 +136,27 @@ def test_node_skip_reports_json(tmp_path: Path, spelling: list[str]) -> None:
 
 
 def test_node_from_set_is_guarded_too(tmp_path: Path, api: Api) -> None:
-    result = gate(tmp_path, "--api-url", api.url, "--set", "CIRCLE_NODE_INDEX=1",
-                  CIRCLE_NODE_TOTAL="2")
+    result = gate(
+        tmp_path, "--api-url", api.url, "--set", "CIRCLE_NODE_INDEX=1", CIRCLE_NODE_TOTAL="2"
+    )
     assert (result.returncode, result.stdout) == (0, "skipped: node 1 of 2, only node 0 fires\n")
     assert api.requests == []
 
 
 def test_tag_build_fires_with_the_tag(tmp_path: Path, api: Api) -> None:
     rules = "rules:\n  - name: release\n    if: tag matches /v[0-9.]+/\n    trigger: deploy_production\n"
-    result = gate(tmp_path, "--api-url", api.url, rules=rules, CIRCLE_BRANCH="", CIRCLE_TAG="v1.4.2")
+    result = gate(
+        tmp_path, "--api-url", api.url, rules=rules, CIRCLE_BRANCH="", CIRCLE_TAG="v1.4.2"
+    )
     assert result.returncode == 0, result.stderr
     assert [(p, b) for _, p, b, _ in api.requests] == [
         (
             "/api/v1.1/project/github/acme/shop",
-            {"tag": "v1.4.2", "revision": SHA,
-             "build_parameters": {"CIRCLE_JOB": "deploy_production"}},
+            {
+                "tag": "v1.4.2",
+                "revision": SHA,
+                "build_parameters": {"CIRCLE_JOB": "deploy_production"},
+            },
         )
     ]
 
@@ -153,8 +171,9 @@ def test_slash_branch_travels_as_one_segment(tmp_path: Path, api: Api) -> None:
 
 
 def test_dry_run_sends_nothing_and_shows_the_request(tmp_path: Path, api: Api) -> None:
-    result = gate(tmp_path, "--api-url", api.url, "--dry-run", CIRCLECI=None,
-                  CIRCLE_API_USER_TOKEN=None)
+    result = gate(
+        tmp_path, "--api-url", api.url, "--dry-run", CIRCLECI=None, CIRCLE_API_USER_TOKEN=None
+    )
     assert result.returncode == 0, result.stderr
     assert api.requests == []
     assert result.stdout.splitlines()[0] == "dry-run: rule 'production' matched; nothing sent"
@@ -192,9 +211,17 @@ def test_no_match_skips_and_explains(tmp_path: Path, api: Api) -> None:
 
 def test_forked_pull_request_does_not_fire(tmp_path: Path, api: Api) -> None:
     rules = "rules:\n  - name: any\n    if: branch is pull/12\n    trigger: deploy_docker\n"
-    result = gate(tmp_path, "--api-url", api.url, "--json", rules=rules,
-                  CIRCLE_BRANCH="pull/12", CIRCLE_PR_NUMBER="12", CIRCLE_PR_USERNAME="mallory",
-                  CIRCLE_API_USER_TOKEN=None)
+    result = gate(
+        tmp_path,
+        "--api-url",
+        api.url,
+        "--json",
+        rules=rules,
+        CIRCLE_BRANCH="pull/12",
+        CIRCLE_PR_NUMBER="12",
+        CIRCLE_PR_USERNAME="mallory",
+        CIRCLE_API_USER_TOKEN=None,
+    )
     assert result.returncode == 0
     assert api.requests == []
     doc = json.loads(result.stdout)
@@ -269,8 +296,15 @@ def test_json_report_of_a_trigger(tmp_path: Path, api: Api) -> None:
 
 def test_rules_path_from_environment(tmp_path: Path, api: Api) -> None:
     write(tmp_path / "elsewhere.yml", RELEASE_RULES.replace("release and", "main and"))
-    result = gate(tmp_path, "--api-url", api.url, "--dry-run", rules=None,
-                  DEPLOY_GATE_RULES="elsewhere.yml", CIRCLE_BRANCH="main")
+    result = gate(
+        tmp_path,
+        "--api-url",
+        api.url,
+        "--dry-run",
+        rules=None,
+        DEPLOY_GATE_RULES="elsewhere.yml",
+        CIRCLE_BRANCH="main",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("dry-run: rule 'production' matched")
 
@@ -278,12 +312,22 @@ def test_rules_path_from_environment(tmp_path: Path, api: Api) -> None:
 def test_api_url_flag_beats_environment_beats_file(tmp_path: Path, api: Api) -> None:
     rules = "circleci: {url: 'https://file.example'}\n" + RELEASE_RULES
     by_file = gate(tmp_path, "--dry-run", "--json", rules=rules)
-    by_env = gate(tmp_path, "--dry-run", "--json", rules=rules,
-                  DEPLOY_GATE_API_URL="https://env.example")
-    by_flag = gate(tmp_path, "--dry-run", "--json", "--api-url", "https://flag.example",
-                   rules=rules, DEPLOY_GATE_API_URL="https://env.example")
-    hosts = [json.loads(r.stdout)["triggers"][0]["request"]["url"].split("/api/")[0]
-             for r in (by_file, by_env, by_flag)]
+    by_env = gate(
+        tmp_path, "--dry-run", "--json", rules=rules, DEPLOY_GATE_API_URL="https://env.example"
+    )
+    by_flag = gate(
+        tmp_path,
+        "--dry-run",
+        "--json",
+        "--api-url",
+        "https://flag.example",
+        rules=rules,
+        DEPLOY_GATE_API_URL="https://env.example",
+    )
+    hosts = [
+        json.loads(r.stdout)["triggers"][0]["request"]["url"].split("/api/")[0]
+        for r in (by_file, by_env, by_flag)
+    ]
     assert hosts == ["https://file.example", "https://env.example", "https://flag.example"]
 
 
@@ -318,32 +362,77 @@ def _closed_port() -> int:
 @pytest.mark.parametrize(
     ("args", "rules", "env", "code", "message"),
     [
-        (["--rules", "nope.yml"], None, {}, 2,
-         "error: nope.yml: rules file not found (pass --rules PATH or set DEPLOY_GATE_RULES)"),
-        ([], "rules:\n  - name: p\n    if: branch is\n    trigger: d\n", {}, 2,
-         "error: .circleci/deploy-gate.yml:3: rules[0] (p): if: expected a value after 'is' at "
-         "column 10"),
-        ([], RELEASE_RULES, {"CIRCLE_API_USER_TOKEN": None}, 2,
-         "error: environment: CIRCLE_API_USER_TOKEN is not set; the gate needs a CircleCI API "
-         "token there to fire a job (on a forked pull request CircleCI withholds it; "
-         "circleci.token_env names another variable)"),
-        ([], RELEASE_RULES, {"CIRCLE_SHA1": None}, 2,
-         "error: environment: CIRCLE_SHA1 is not set: refusing an unpinned deploy of "
-         "'deploy_docker'"),
-        (["--dry-run"], RELEASE_RULES, {"CIRCLE_SHA1": None}, 2,
-         "error: environment: CIRCLE_SHA1 is not set: refusing an unpinned deploy of "
-         "'deploy_docker'"),
-        ([], RELEASE_RULES, {"CIRCLECI": None}, 2,
-         "error: environment: CIRCLECI is not 'true': refusing a real trigger outside CircleCI "
-         "(use --dry-run to see what would be sent, or set CIRCLECI=true deliberately)"),
-        (["--api-url", "http://circleci.example"], RELEASE_RULES, {}, 2,
-         "error: API URL: 'http://circleci.example' would send the API token unencrypted: "
-         "use https (http only on loopback)"),
+        (
+            ["--rules", "nope.yml"],
+            None,
+            {},
+            2,
+            "error: nope.yml: rules file not found (pass --rules PATH or set DEPLOY_GATE_RULES)",
+        ),
+        (
+            [],
+            "rules:\n  - name: p\n    if: branch is\n    trigger: d\n",
+            {},
+            2,
+            "error: .circleci/deploy-gate.yml:3: rules[0] (p): if: expected a value after 'is' at "
+            "column 10",
+        ),
+        (
+            [],
+            RELEASE_RULES,
+            {"CIRCLE_API_USER_TOKEN": None},
+            2,
+            "error: environment: CIRCLE_API_USER_TOKEN is not set; the gate needs a CircleCI API "
+            "token there to fire a job (on a forked pull request CircleCI withholds it; "
+            "circleci.token_env names another variable)",
+        ),
+        (
+            [],
+            RELEASE_RULES,
+            {"CIRCLE_SHA1": None},
+            2,
+            "error: environment: CIRCLE_SHA1 is not set: refusing an unpinned deploy of "
+            "'deploy_docker'",
+        ),
+        (
+            ["--dry-run"],
+            RELEASE_RULES,
+            {"CIRCLE_SHA1": None},
+            2,
+            "error: environment: CIRCLE_SHA1 is not set: refusing an unpinned deploy of "
+            "'deploy_docker'",
+        ),
+        (
+            [],
+            RELEASE_RULES,
+            {"CIRCLECI": None},
+            2,
+            "error: environment: CIRCLECI is not 'true': refusing a real trigger outside CircleCI "
+            "(use --dry-run to see what would be sent, or set CIRCLECI=true deliberately)",
+        ),
+        (
+            ["--api-url", "http://circleci.example"],
+            RELEASE_RULES,
+            {},
+            2,
+            "error: API URL: 'http://circleci.example' would send the API token unencrypted: "
+            "use https (http only on loopback)",
+        ),
         (["--set", "NOPE"], RELEASE_RULES, {}, 2, "error: --set 'NOPE': expected NAME=VALUE"),
-        (["--env-file", "none.env"], RELEASE_RULES, {}, 2,
-         "error: --env-file none.env: cannot read it: No such file or directory"),
-        ([], RELEASE_RULES, {"CIRCLE_NODE_INDEX": "x"}, 2,
-         "error: environment: CIRCLE_NODE_INDEX='x' is not a whole number"),
+        (
+            ["--env-file", "none.env"],
+            RELEASE_RULES,
+            {},
+            2,
+            "error: --env-file none.env: cannot read it: No such file or directory",
+        ),
+        (
+            [],
+            RELEASE_RULES,
+            {"CIRCLE_NODE_INDEX": "x"},
+            2,
+            "error: environment: CIRCLE_NODE_INDEX='x' is not a whole number",
+        ),
     ],
 )
 def test_configuration_errors(
@@ -357,12 +446,15 @@ def test_configuration_errors(
 ) -> None:
     result = gate(tmp_path, *args, "--report", "report.json", rules=rules, **env)
     assert (result.returncode, result.stdout, result.stderr) == (
-        code, "", f"ci-deploy-gate: {message}\n"
+        code,
+        "",
+        f"ci-deploy-gate: {message}\n",
     )
     assert api.requests == []
     doc = json.loads((tmp_path / "report.json").read_text())
     assert (doc["decision"], "ci-deploy-gate: error: " + doc["reason"]) == (
-        "error", f"ci-deploy-gate: {message}"
+        "error",
+        f"ci-deploy-gate: {message}",
     )
 
 
@@ -424,8 +516,10 @@ def _token_never_printed() -> Iterator[None]:
 
 
 def test_token_is_redacted_even_where_a_rule_shows_it(tmp_path: Path, api: Api) -> None:
-    rules = "rules:\n  - name: p\n    if: env.CIRCLE_API_USER_TOKEN is x or branch is release\n" \
+    rules = (
+        "rules:\n  - name: p\n    if: env.CIRCLE_API_USER_TOKEN is x or branch is release\n"
         "    trigger: d\n"
+    )
     result = gate(tmp_path, "--api-url", api.url, "--json", rules=rules)
     assert result.returncode == 0
     doc = json.loads(result.stdout)

@@ -61,7 +61,10 @@ def test_bad_env_file_line_is_not_echoed(tmp_path: Path) -> None:
 def test_missing_env_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         read_env_file(str(tmp_path / "none.env"))
-    assert str(caught.value) == f"--env-file {tmp_path}/none.env: cannot read it: No such file or directory"
+    assert (
+        str(caught.value)
+        == f"--env-file {tmp_path}/none.env: cannot read it: No such file or directory"
+    )
 
 
 @pytest.mark.parametrize("item", ["NOEQUALS", "=x", "1A=x", "A B=c"])

@@ -44,7 +44,9 @@ def test_match_all_fires_each_job_once() -> None:
 
 
 def test_no_match_skips_with_every_rule_explained() -> None:
-    decision = decide(rules(), build_context(circle_env(CIRCLE_BRANCH="main", CIRCLE_PR_NUMBER="4")))
+    decision = decide(
+        rules(), build_context(circle_env(CIRCLE_BRANCH="main", CIRCLE_PR_NUMBER="4"))
+    )
     assert (decision.fire, decision.rule, decision.fires) == (False, None, ())
     assert decision.reason == "no rule matched"
     staging = decision.results[2]

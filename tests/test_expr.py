@@ -60,9 +60,10 @@ def test_expression_verdict(source: str, expected: bool) -> None:
 
 def test_not_binds_tighter_than_and_tighter_than_or() -> None:
     # read as: (not user is alice) or (branch is release/2.1 and pull_request)
-    assert parse("not user is alice or branch is release/2.1 and pull_request").evaluate(
-        CONTEXT
-    ) is False
+    assert (
+        parse("not user is alice or branch is release/2.1 and pull_request").evaluate(CONTEXT)
+        is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,10 +74,15 @@ def test_not_binds_tighter_than_and_tighter_than_or() -> None:
         ("brnch is main", "unknown fact 'brnch' at column 1 (did you mean 'branch'?)"),
         ("branch is main xx", "unexpected 'xx' at column 16 (expected 'and' or 'or')"),
         ("branch is main and", "expected a condition after 'and', found the end at column 19"),
-        ("(branch is main", "expected ')' to close the '(' at column 1, found the end at column 16"),
+        (
+            "(branch is main",
+            "expected ')' to close the '(' at column 1, found the end at column 16",
+        ),
         ("branch is 'main", "unterminated string at column 11 (close it with ')"),
-        ("branch matches /ma(in/", "invalid regex /ma(in/: missing ), unterminated subpattern "
-         "at position 2 at column 16"),
+        (
+            "branch matches /ma(in/",
+            "invalid regex /ma(in/: missing ), unterminated subpattern at position 2 at column 16",
+        ),
         ("branch matches /main", "unterminated /regex/ at column 16 (close it with '/')"),
         ("branch is /main/", "a /regex/ needs 'matches', not 'is' at column 11"),
         ("branch in main", "expected '[' after 'in' at column 11 (branch in [a, b])"),
@@ -121,8 +127,28 @@ def test_any_text_parses_or_fails_cleanly(source: str) -> None:
 @given(
     st.lists(
         st.sampled_from(
-            ["branch", "is", "not", "and", "or", "(", ")", "in", "[", "]", ",", "matches",
-             "main", "'x y'", "/a+/", "pull_request", "fork", "env.X", "true", "*"]
+            [
+                "branch",
+                "is",
+                "not",
+                "and",
+                "or",
+                "(",
+                ")",
+                "in",
+                "[",
+                "]",
+                ",",
+                "matches",
+                "main",
+                "'x y'",
+                "/a+/",
+                "pull_request",
+                "fork",
+                "env.X",
+                "true",
+                "*",
+            ]
         ),
         max_size=12,
     )

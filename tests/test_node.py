@@ -21,14 +21,18 @@ def test_read_node(env: dict[str, str], node: Node) -> None:
 
 
 def test_only_node_zero_fires() -> None:
-    assert [read_node({"CIRCLE_NODE_INDEX": str(i), "CIRCLE_NODE_TOTAL": "4"}).fires
-            for i in range(4)] == [True, False, False, False]
+    assert [
+        read_node({"CIRCLE_NODE_INDEX": str(i), "CIRCLE_NODE_TOTAL": "4"}).fires for i in range(4)
+    ] == [True, False, False, False]
 
 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"CIRCLE_NODE_INDEX": "one"}, "environment: CIRCLE_NODE_INDEX='one' is not a whole number"),
+        (
+            {"CIRCLE_NODE_INDEX": "one"},
+            "environment: CIRCLE_NODE_INDEX='one' is not a whole number",
+        ),
         ({"CIRCLE_NODE_INDEX": "-1"}, "environment: CIRCLE_NODE_INDEX='-1' is not a whole number"),
         (
             {"CIRCLE_NODE_INDEX": "4", "CIRCLE_NODE_TOTAL": "4"},

@@ -36,8 +36,9 @@ def test_defaults_when_only_rules_are_given() -> None:
 
 
 def test_unknown_key_names_line_and_suggests() -> None:
-    text = "version: 1\nrules:\n  - name: production\n    if: branch is release\n" \
-        "    trigerr: deploy\n"
+    text = (
+        "version: 1\nrules:\n  - name: production\n    if: branch is release\n    trigerr: deploy\n"
+    )
     assert errors_of(text) == [
         "gate.yml:3: rules[0] (production): missing required key 'trigger'",
         "gate.yml:5: rules[0] (production): unknown key 'trigerr' (did you mean 'trigger'?)",
@@ -91,32 +92,57 @@ rules:
         ("rules: []\n", "gate.yml:1: rules: expected a list of rules, found an empty list"),
         ("rules: nothing\n", "gate.yml:1: rules: expected a list of rules, found text"),
         ("rules:\n  - just a string\n", "gate.yml:2: rules[0]: expected a mapping, found text"),
-        ("rules: [{name: a, if: fork, trigger: d}]\nmatch: some\n",
-         "gate.yml:2: match: expected first or all, found 'some'"),
-        ("rules: [{name: a, if: fork, trigger: d}]\nallow_forks: yes please\n",
-         "gate.yml:2: allow_forks: expected true or false, found 'yes please'"),
-        ("rules: [{name: a, if: fork, trigger: d}]\ncircleci: [x]\n",
-         "gate.yml:2: circleci: expected a mapping, found a list"),
-        ("rules: [{name: a, if: 3, trigger: d}]\n",
-         "gate.yml:1: rules[0] (a): if: expected a condition as text, found a number"),
-        ("rules: [{name: a, when: {brnch: x}, trigger: d}]\n",
-         "gate.yml:1: rules[0] (a): when: unknown fact 'brnch' (did you mean 'branch'?)"),
-        ("rules: [{name: a, when: {fork: maybe}, trigger: d}]\n",
-         "gate.yml:1: rules[0] (a): when.fork: expected true or false, found 'maybe'"),
-        ("rules: [{name: a, when: {tag: 1.10}, trigger: d}]\n",
-         "gate.yml:1: rules[0] (a): when.tag: expected text or a list of text, found a number "
-         "1.1 (quote it)"),
-        ("rules: [{name: a, when: {tag: '/v(/'}, trigger: d}]\n",
-         "gate.yml:1: rules[0] (a): when.tag: invalid regex /v(/: missing ), unterminated "
-         "subpattern at position 1"),
-        ("rules: [{name: a, when: {tag: []}, trigger: d}]\n",
-         "gate.yml:1: rules[0] (a): when.tag: the list is empty: it would match nothing"),
-        ("rules: [{name: a, when: {}, trigger: d}]\n",
-         "gate.yml:1: rules[0] (a): when: expected a mapping of facts, found an empty mapping"),
-        ("rules: [{name: a, if: fork, trigger: {jobb: d}}]\n",
-         "gate.yml:1: rules[0] (a): trigger: unknown key 'jobb' (did you mean 'job'?)\n"
-         "gate.yml:1: rules[0] (a): trigger: missing required key 'job'"),
-        ("rules:\n  - name: a\n    name: b\n", "gate.yml:3:5: not valid YAML: duplicate key 'name'"),
+        (
+            "rules: [{name: a, if: fork, trigger: d}]\nmatch: some\n",
+            "gate.yml:2: match: expected first or all, found 'some'",
+        ),
+        (
+            "rules: [{name: a, if: fork, trigger: d}]\nallow_forks: yes please\n",
+            "gate.yml:2: allow_forks: expected true or false, found 'yes please'",
+        ),
+        (
+            "rules: [{name: a, if: fork, trigger: d}]\ncircleci: [x]\n",
+            "gate.yml:2: circleci: expected a mapping, found a list",
+        ),
+        (
+            "rules: [{name: a, if: 3, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): if: expected a condition as text, found a number",
+        ),
+        (
+            "rules: [{name: a, when: {brnch: x}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when: unknown fact 'brnch' (did you mean 'branch'?)",
+        ),
+        (
+            "rules: [{name: a, when: {fork: maybe}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when.fork: expected true or false, found 'maybe'",
+        ),
+        (
+            "rules: [{name: a, when: {tag: 1.10}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when.tag: expected text or a list of text, found a number "
+            "1.1 (quote it)",
+        ),
+        (
+            "rules: [{name: a, when: {tag: '/v(/'}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when.tag: invalid regex /v(/: missing ), unterminated "
+            "subpattern at position 1",
+        ),
+        (
+            "rules: [{name: a, when: {tag: []}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when.tag: the list is empty: it would match nothing",
+        ),
+        (
+            "rules: [{name: a, when: {}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when: expected a mapping of facts, found an empty mapping",
+        ),
+        (
+            "rules: [{name: a, if: fork, trigger: {jobb: d}}]\n",
+            "gate.yml:1: rules[0] (a): trigger: unknown key 'jobb' (did you mean 'job'?)\n"
+            "gate.yml:1: rules[0] (a): trigger: missing required key 'job'",
+        ),
+        (
+            "rules:\n  - name: a\n    name: b\n",
+            "gate.yml:3:5: not valid YAML: duplicate key 'name'",
+        ),
     ],
 )
 def test_bad_rules_file_message(text: str, message: str) -> None:
@@ -140,8 +166,10 @@ rules:
 
 
 def test_trigger_parameters_keep_order_and_become_text() -> None:
-    text = "rules:\n  - name: a\n    if: fork\n    trigger:\n      job: d\n      parameters:\n" \
+    text = (
+        "rules:\n  - name: a\n    if: fork\n    trigger:\n      job: d\n      parameters:\n"
         "        B: 2\n        A: true\n        C: text\n"
+    )
     trigger = parse_rules(text, "g.yml").rules[0].trigger
     assert trigger.parameters == (("B", "2"), ("A", "true"), ("C", "text"))
 
@@ -150,7 +178,8 @@ def test_missing_file_says_how_to_name_another(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_rules(str(tmp_path / "nope.yml"))
     assert str(caught.value) == (
-        f"{tmp_path / 'nope.yml'}: rules file not found (pass --rules PATH or set DEPLOY_GATE_RULES)"
+        f"{tmp_path / 'nope.yml'}: rules file not found "
+        "(pass --rules PATH or set DEPLOY_GATE_RULES)"
     )
 
 

@@ -7,8 +7,13 @@ from ci_deploy_gate.urls import check_api_url
 
 @pytest.mark.parametrize(
     "url",
-    ["https://circleci.com", "https://circleci.example.com:8443/", "http://127.0.0.1:8080",
-     "http://localhost:5000", "http://[::1]:9000"],
+    [
+        "https://circleci.com",
+        "https://circleci.example.com:8443/",
+        "http://127.0.0.1:8080",
+        "http://localhost:5000",
+        "http://[::1]:9000",
+    ],
 )
 def test_usable_api_urls(url: str) -> None:
     assert check_api_url(url) is None
@@ -17,15 +22,25 @@ def test_usable_api_urls(url: str) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://circleci.com", "'http://circleci.com' would send the API token unencrypted: "
-         "use https (http only on loopback)"),
+        (
+            "http://circleci.com",
+            "'http://circleci.com' would send the API token unencrypted: "
+            "use https (http only on loopback)",
+        ),
         ("circleci.com", "'circleci.com' is not an http(s) URL such as https://circleci.com"),
-        ("ftp://circleci.com", "'ftp://circleci.com' is not an http(s) URL such as "
-         "https://circleci.com"),
-        ("https://circleci.com?x=1", "'https://circleci.com?x=1' must be a bare host URL, "
-         "without '?' or '#'"),
-        ("https://circleci.com:port", "'https://circleci.com:port' is not a URL: Port could not "
-         "be cast to integer value as 'port'"),
+        (
+            "ftp://circleci.com",
+            "'ftp://circleci.com' is not an http(s) URL such as https://circleci.com",
+        ),
+        (
+            "https://circleci.com?x=1",
+            "'https://circleci.com?x=1' must be a bare host URL, without '?' or '#'",
+        ),
+        (
+            "https://circleci.com:port",
+            "'https://circleci.com:port' is not a URL: Port could not "
+            "be cast to integer value as 'port'",
+        ),
     ],
 )
 def test_refused_api_urls(url: str, message: str) -> None:
