@@ -143,7 +143,7 @@ def test_node_from_set_is_guarded_too(tmp_path: Path, api: Api) -> None:
 
 
 def test_tag_build_fires_with_the_tag(tmp_path: Path, api: Api) -> None:
-    rules = "rules:\n  - {name: release, if: 'tag matches /v[0-9.]+/', trigger: deploy_production}\n"
+    rules = "rules:\n  - {name: release, if: 'tag matches /v[0-9.]+/', trigger: deploy_prod}\n"
     result = gate(
         tmp_path, "--api-url", api.url, rules=rules, CIRCLE_BRANCH="", CIRCLE_TAG="v1.4.2"
     )
@@ -154,7 +154,7 @@ def test_tag_build_fires_with_the_tag(tmp_path: Path, api: Api) -> None:
             {
                 "tag": "v1.4.2",
                 "revision": SHA,
-                "build_parameters": {"CIRCLE_JOB": "deploy_production"},
+                "build_parameters": {"CIRCLE_JOB": "deploy_prod"},
             },
         )
     ]
