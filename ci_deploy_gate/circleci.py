@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from ci_deploy_gate import __version__
@@ -29,8 +28,7 @@ BASE_HEADERS = (("Accept", "application/json"), ("Content-Type", "application/js
 TOKEN_HEADER = "Circle-Token"
 
 
-@dataclass(frozen=True)
-class TriggerRequest:
+class TriggerRequest(NamedTuple):
     rule: str
     job: str
     revision: str
@@ -47,8 +45,7 @@ class TriggerRequest:
         return {"method": self.method, "url": self.url, "body": dict(self.body)}
 
 
-@dataclass(frozen=True)
-class TriggerResponse:
+class TriggerResponse(NamedTuple):
     status: int
     build_num: int | None
     build_url: str | None

@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ci_deploy_gate import __version__
 from ci_deploy_gate.errors import EXIT_CONFIG, EXIT_OK, ConfigError, GateError
 from ci_deploy_gate.node import Node, read_node
 from ci_deploy_gate.report import Output, document, human
+
+if TYPE_CHECKING:
+    from ci_deploy_gate.circleci import TriggerRequest, TriggerResponse
+    from ci_deploy_gate.evaluate import Decision
 
 DEFAULT_RULES = ".circleci/deploy-gate.yml"
 
@@ -65,13 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass
 class _Run:
     """What is known so far, so an error report carries everything decided before it."""
 
-    node: Node | None = None
-    outcome: Any = None
-    records: list[Any] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.node: Node | None = None
+        self.outcome: Decision | None = None
+        self.records: list[tuple[TriggerRequest, TriggerResponse | None]] = []
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -45,12 +44,11 @@ def vcs_from_url(url: str) -> str | None:
     return VCS_HOSTS.get(found.group("host").lower()) if found else None
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """What this build is. Empty variables count as unset: they equal nothing."""
 
     facts: Mapping[str, FactValue]
-    env: Mapping[str, str] = field(repr=False)
+    env: Mapping[str, str]
     org: str | None
     repo: str | None
     vcs: str | None

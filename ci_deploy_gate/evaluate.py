@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ci_deploy_gate.context import Context
-from ci_deploy_gate.expr import Atom
+from ci_deploy_gate.expr import Atom, atoms, evaluate
 from ci_deploy_gate.rules import RulesFile, Trigger
 
 
-@dataclass(frozen=True)
-class RuleResult:
+class RuleResult(NamedTuple):
     name: str
     matched: bool
     conditions: tuple[Atom, ...]
 
 
-@dataclass(frozen=True)
-class Fire:
+class Fire(NamedTuple):
     """One job to fire, and the rule that asked for it."""
 
     rule: str
     trigger: Trigger
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     fire: bool
     reason: str
     rule: str | None  # the first matching rule, fired or not
@@ -38,8 +35,8 @@ def decide(rules_file: RulesFile, context: Context) -> Decision:
     results = tuple(
         RuleResult(
             rule.name,
-            rule.condition.evaluate(context),
-            tuple(rule.condition.atoms(context)),
+            evaluate(rule.condition, context),
+            tuple(atoms(rule.condition, context)),
         )
         for rule in rules_file.rules
     )

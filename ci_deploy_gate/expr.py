@@ -8,10 +8,8 @@ Precedence: not > and > or; parentheses group.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import NamedTuple, Protocol, Union
 
 from ci_deploy_gate.context import FACTS, FactValue, fact_kind
 from ci_deploy_gate.patterns import Pattern, PatternError, exact, pattern
@@ -34,8 +32,7 @@ class ExprError(ValueError):
         super().__init__(f"{text} ({hint})" if hint else text)
 
 
-@dataclass(frozen=True)
-class Atom:
+class Atom(NamedTuple):
     """One condition as shown in an explanation: its text, verdict and the fact's value."""
 
     condition: str
@@ -44,37 +41,27 @@ class Atom:
     field: str
 
 
-@dataclass(frozen=True)
-class Leaf:
-    """A test of one fact. `column` is 0 for conditions written as a `when` map."""
+# Leaves test one fact each. `column` is 0 for conditions written as a `when` map.
+# A new condition kind is one more NamedTuple with `field` and `test`, added to `Leaf`.
+
+
+class Flag(NamedTuple):
+    """A bare yes/no fact: `pull_request`."""
 
     text: str
     column: int
     field: str
 
     def test(self, actual: FactValue) -> bool:
-        raise NotImplementedError
-
-    def evaluate(self, facts: Facts) -> bool:
-        return self.test(facts.get(self.field))
-
-    def atoms(self, facts: Facts) -> Iterator[Atom]:
-        actual = facts.get(self.field)
-        yield Atom(self.text, self.test(actual), actual, self.field)
-
-
-@dataclass(frozen=True)
-class Flag(Leaf):
-    """A bare yes/no fact: `pull_request`."""
-
-    def test(self, actual: FactValue) -> bool:
         return actual is True
 
 
-@dataclass(frozen=True)
-class Is(Leaf):
+class Is(NamedTuple):
     """`FIELD is VALUE` / `FIELD is not VALUE`; an unset fact is no value at all."""
 
+    text: str
+    column: int
+    field: str
     value: str | bool
     negated: bool = False
 
@@ -83,67 +70,68 @@ class Is(Leaf):
         return not equal if self.negated else equal
 
 
-@dataclass(frozen=True)
-class Matches(Leaf):
+class Matches(NamedTuple):
     """`FIELD matches PATTERN` and `FIELD in [...]`: true when any pattern matches."""
 
+    text: str
+    column: int
+    field: str
     patterns: tuple[Pattern, ...]
 
     def test(self, actual: FactValue) -> bool:
         return isinstance(actual, str) and any(p.matches(actual) for p in self.patterns)
 
 
-@dataclass(frozen=True)
-class Not:
+class Not(NamedTuple):
     text: str
     column: int
     operand: Expr
 
-    def evaluate(self, facts: Facts) -> bool:
-        return not self.operand.evaluate(facts)
 
-    def atoms(self, facts: Facts) -> Iterator[Atom]:
+class All(NamedTuple):
+    text: str
+    column: int
+    items: tuple[Expr, ...]
+
+
+class AnyOf(NamedTuple):
+    text: str
+    column: int
+    items: tuple[Expr, ...]
+
+
+Leaf = Union[Flag, Is, Matches]
+Expr = Union[Flag, Is, Matches, Not, All, AnyOf]
+
+
+def evaluate(expr: Expr, facts: Facts) -> bool:
+    if isinstance(expr, Not):
+        return not evaluate(expr.operand, facts)
+    if isinstance(expr, All):
+        return all(evaluate(item, facts) for item in expr.items)
+    if isinstance(expr, AnyOf):
+        return any(evaluate(item, facts) for item in expr.items)
+    return expr.test(facts.get(expr.field))
+
+
+def atoms(expr: Expr, facts: Facts) -> Iterator[Atom]:
+    """The conditions an explanation lists, each with its verdict and the fact's value."""
+    if isinstance(expr, (All, AnyOf)):
+        for item in expr.items:
+            yield from atoms(item, facts)
+    elif isinstance(expr, Not):
         # `not pull_request` reads best as one condition; `not (a or b)` shows a and b.
-        if isinstance(self.operand, Leaf):
-            actual = facts.get(self.operand.field)
-            yield Atom(self.text, self.evaluate(facts), actual, self.operand.field)
+        if isinstance(expr.operand, (Flag, Is, Matches)):
+            field = expr.operand.field
+            yield Atom(expr.text, evaluate(expr, facts), facts.get(field), field)
         else:
-            yield from self.operand.atoms(facts)
+            yield from atoms(expr.operand, facts)
+    else:
+        actual = facts.get(expr.field)
+        yield Atom(expr.text, expr.test(actual), actual, expr.field)
 
 
-@dataclass(frozen=True)
-class All:
-    text: str
-    column: int
-    items: tuple[Expr, ...]
-
-    def evaluate(self, facts: Facts) -> bool:
-        return all(item.evaluate(facts) for item in self.items)
-
-    def atoms(self, facts: Facts) -> Iterator[Atom]:
-        for item in self.items:
-            yield from item.atoms(facts)
-
-
-@dataclass(frozen=True)
-class AnyOf:
-    text: str
-    column: int
-    items: tuple[Expr, ...]
-
-    def evaluate(self, facts: Facts) -> bool:
-        return any(item.evaluate(facts) for item in self.items)
-
-    def atoms(self, facts: Facts) -> Iterator[Atom]:
-        for item in self.items:
-            yield from item.atoms(facts)
-
-
-Expr = Union[Leaf, Not, All, AnyOf]
-
-
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     kind: str  # word | string | regex | ( ) [ ] , | end
     text: str  # the value: unquoted for strings
     start: int  # 0-based offsets into the source
@@ -207,6 +195,8 @@ def _scan_quoted(source: str, start: int) -> tuple[str, int]:
 
 
 def suggest(name: str, known: Sequence[str]) -> str | None:
+    import difflib  # only on the error path
+
     close = difflib.get_close_matches(name, known, n=1)
     return f"did you mean {close[0]!r}?" if close else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 GLOB_CHARS = frozenset("*?[")
 
@@ -13,8 +13,7 @@ class PatternError(ValueError):
     """A /regex/ that does not compile; the text says why."""
 
 
-@dataclass(frozen=True)
-class Pattern:
+class Pattern(NamedTuple):
     """`/.../` is a regex that must match the whole value, as in CircleCI's branch
     filters; a glob (fnmatch, case-sensitive) when it has * ? or [; else exact."""
 

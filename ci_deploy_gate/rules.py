@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ci_deploy_gate.context import FACTS, VCS_TYPES, fact_kind
 from ci_deploy_gate.errors import ConfigError
@@ -30,29 +29,25 @@ TRIGGER_KEYS = ("job", "parameters")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class CircleCISettings:
+class CircleCISettings(NamedTuple):
     url: str | None
     token_env: str
     vcs: str | None
 
 
-@dataclass(frozen=True)
-class Trigger:
+class Trigger(NamedTuple):
     job: str
     parameters: tuple[tuple[str, str], ...]  # extra build_parameters, in file order
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     name: str
     condition: Expr
     trigger: Trigger
     line: int
 
 
-@dataclass(frozen=True)
-class RulesFile:
+class RulesFile(NamedTuple):
     path: str
     circleci: CircleCISettings
     match: str
@@ -60,8 +55,7 @@ class RulesFile:
     rules: tuple[Rule, ...]
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     path: str
     line: int
     where: str
