@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 DEFAULT_API_URL = "https://circleci.com"
 _LOOPBACK_NAMES = ("localhost", "::1")
 
@@ -14,6 +12,8 @@ def _is_loopback(host: str) -> bool:
 
 def check_api_url(url: str) -> str | None:
     """None when `url` is usable; else why not. The token travels to this host."""
+    from urllib.parse import urlsplit  # not on the default path: most files name no host
+
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""

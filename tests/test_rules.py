@@ -19,7 +19,7 @@ def test_example_rules_file_loads() -> None:
     rules_file = load_rules(str(ROOT / "rules.example.yaml"))
     assert [rule.name for rule in rules_file.rules] == ["production", "release-tag", "staging"]
     assert rules_file.circleci.token_env == "CIRCLE_API_USER_TOKEN"
-    assert rules_file.circleci.url == "https://circleci.com"
+    assert rules_file.circleci.url is None
     assert rules_file.match == "first"
     assert rules_file.allow_forks is False
     staging = rules_file.rules[2]
