@@ -8,7 +8,7 @@ Precedence: not > and > or; parentheses group.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, Protocol, Union
 
 from ci_deploy_gate.context import FACTS, FactValue, fact_kind
@@ -230,22 +230,24 @@ class _Parser:
         return expr
 
     def either(self) -> Expr:
-        start = self.token.start
-        items = [self.both()]
-        while self.token.is_keyword("or"):
-            self.advance()
-            items.append(self.both())
-        return (
-            items[0] if len(items) == 1 else AnyOf(self.text_from(start), start + 1, tuple(items))
-        )
+        return self.chain("or", self.both, AnyOf)
 
     def both(self) -> Expr:
+        return self.chain("and", self.unary, All)
+
+    def chain(
+        self,
+        keyword: str,
+        operand: Callable[[], Expr],
+        node: Callable[[str, int, tuple[Expr, ...]], Expr],
+    ) -> Expr:
+        """`operand (keyword operand)*`, one node for the run rather than a nested pair."""
         start = self.token.start
-        items = [self.unary()]
-        while self.token.is_keyword("and"):
+        items = [operand()]
+        while self.token.is_keyword(keyword):
             self.advance()
-            items.append(self.unary())
-        return items[0] if len(items) == 1 else All(self.text_from(start), start + 1, tuple(items))
+            items.append(operand())
+        return items[0] if len(items) == 1 else node(self.text_from(start), start + 1, tuple(items))
 
     def unary(self) -> Expr:
         start = self.token
