@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ci_deploy_gate import __version__
+from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV, secret_values
 from ci_deploy_gate.errors import EXIT_CONFIG, EXIT_OK, ConfigError, GateError
 from ci_deploy_gate.node import Node, read_node
 from ci_deploy_gate.report import Output, document, human
@@ -80,7 +81,11 @@ class _Run:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
     process_env = os.environ if environ is None else environ
-    output = Output(as_json=args.json, report_path=args.report, secrets=_secrets(process_env))
+    output = Output(
+        as_json=args.json,
+        report_path=args.report,
+        secrets=secret_values(process_env, DEFAULT_TOKEN_ENV),
+    )
     run = _Run()
     try:
         code = _gate(
@@ -110,12 +115,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     return code
 
 
-def _secrets(environ: Mapping[str, str]) -> list[str]:
-    from ci_deploy_gate.rules import DEFAULT_TOKEN_ENV
-
-    return [value for value in (environ.get(DEFAULT_TOKEN_ENV, "").strip(),) if value]
-
-
 def _finish(output: Output, doc: dict[str, Any], text: str) -> int:
     problem = output.finish(doc, text)
     if problem:
@@ -139,6 +138,7 @@ def _gate(
     from ci_deploy_gate.envfile import overlay
 
     env = overlay(environ, env_files, assignments) if env_files or assignments else environ
+    output.secrets.extend(secret_values(env, DEFAULT_TOKEN_ENV))
     run.node = read_node(env)
     if not run.node.fires:
         reason = run.node.skip_reason()
@@ -150,9 +150,7 @@ def _gate(
     from ci_deploy_gate.rules import load_rules
 
     rules_file = load_rules(rules or env.get("DEPLOY_GATE_RULES") or DEFAULT_RULES)
-    output.secrets.extend(
-        value for value in (env.get(rules_file.circleci.token_env, "").strip(),) if value
-    )
+    output.secrets.extend(secret_values(env, rules_file.circleci.token_env))
     context = build_context(env, vcs=rules_file.circleci.vcs)
     run.outcome = outcome = decide(rules_file, context)
     if not outcome.fire:
@@ -193,7 +191,7 @@ def _gate(
     token = read_token(env, rules_file.circleci.token_env)
     log = output.note if verbose else None
     for request in requests:
-        run.records.append((request, None))
+        run.records.append((request, None))  # stays so if send fails: the report shows it
         run.records[-1] = (request, send(request, token, log=log))
     fired = ", ".join(request.job for request in requests)
     reason = f"{outcome.reason}; fired {fired}"

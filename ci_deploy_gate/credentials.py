@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from ci_deploy_gate.errors import ConfigError
 
 MASK = "***"
+DEFAULT_TOKEN_ENV = "CIRCLE_API_USER_TOKEN"
 
 
 class Token:
@@ -37,6 +38,11 @@ def read_token(environ: Mapping[str, str], name: str) -> Token:
             "circleci.token_env names another variable)"
         )
     return Token(value, name)
+
+
+def secret_values(environ: Mapping[str, str], *names: str) -> list[str]:
+    """What to redact: the token under each name it may be read from."""
+    return [value for value in (environ.get(name, "").strip() for name in names) if value]
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

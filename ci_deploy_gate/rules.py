@@ -11,13 +11,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from ci_deploy_gate.context import FACTS, VCS_TYPES, fact_kind
+from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.expr import All, Expr, ExprError, Is, Leaf, Matches, parse, suggest
 from ci_deploy_gate.patterns import Pattern, PatternError, pattern
 from ci_deploy_gate.urls import check_api_url
 
 DEFAULT_PATH = ".circleci/deploy-gate.yml"
-DEFAULT_TOKEN_ENV = "CIRCLE_API_USER_TOKEN"
 SUPPORTED_VERSION = 1
 MATCH_MODES = ("first", "all")
 

@@ -62,3 +62,25 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--bogus"], environ={})
     assert caught.value.code == 2
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_token_given_by_set_is_redacted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = write(
+        tmp_path / "gate.yml",
+        "rules:\n  - {name: p, if: env.CIRCLE_API_USER_TOKEN is not x, trigger: d}\n",
+    )
+    code = main(
+        [
+            "--rules",
+            str(rules),
+            "--dry-run",
+            "--json",
+            "--set",
+            "CIRCLE_API_USER_TOKEN=set-secret-9",
+        ],
+        environ=circle_env(CIRCLE_API_USER_TOKEN=None),
+    )
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "set-secret-9" not in out + err
+    assert json.loads(out)["rules"][0]["conditions"][0]["actual"] == "***"
