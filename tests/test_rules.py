@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.rules import load_rules, parse_rules
@@ -194,3 +196,62 @@ def test_yaml_syntax_error_names_line_and_column() -> None:
     # The wording is libyaml's or PyYAML's, whichever is installed; the place is ours.
     (message,) = errors_of("rules: [\n")
     assert message.startswith("gate.yml:2:1: not valid YAML: ")
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+    st.sampled_from(["branch is main", "fork", "deploy", "/x(/", "*", "first", "all"]),
+)
+_KEYS = st.sampled_from(
+    [
+        "version",
+        "circleci",
+        "url",
+        "token_env",
+        "vcs",
+        "match",
+        "allow_forks",
+        "rules",
+        "name",
+        "if",
+        "when",
+        "trigger",
+        "job",
+        "parameters",
+        "branch",
+        "fork",
+        "env.X",
+        "bogus",
+    ]
+)
+_DOCS = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DOCS)
+def test_any_document_loads_or_fails_with_located_messages(doc: object) -> None:
+    import yaml
+
+    text = yaml.safe_dump(doc)
+    try:
+        parse_rules(text, "gate.yml")
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            assert line.startswith("gate.yml:"), line
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_loads_or_fails_cleanly(text: str) -> None:
+    try:
+        parse_rules(text, "gate.yml")
+    except ConfigError as exc:
+        assert str(exc).startswith("gate.yml")
