@@ -51,7 +51,6 @@ class TriggerResponse(NamedTuple):
     build_url: str | None
     lifecycle: str | None
     deprecation: str | None  # CircleCI's Sunset/Deprecation headers, said aloud
-    elapsed: float
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -165,7 +164,6 @@ def send(
         build_url=_str(summary.get("build_url")) or response.headers.get("Location"),
         lifecycle=_str(summary.get("lifecycle")),
         deprecation=_deprecation(response.headers),
-        elapsed=elapsed,
     )
 
 

@@ -15,7 +15,8 @@ from ci_deploy_gate.context import FACTS, FactValue, fact_kind
 from ci_deploy_gate.patterns import Pattern, PatternError, exact, pattern
 
 KEYWORDS = frozenset({"and", "or", "not", "is", "matches", "in"})
-_PUNCTUATION = {"(": "(", ")": ")", "[": "[", "]": "]", ",": ","}
+_PUNCTUATION = frozenset("()[],")
+_WORD_ENDS = _PUNCTUATION | frozenset("\"'")
 _BOOLEANS = {"true": True, "false": False}
 
 
@@ -172,7 +173,7 @@ def _tokens(source: str) -> list[_Token]:
             i = end + 1
         else:
             start = i
-            while i < n and not source[i].isspace() and source[i] not in "()[],\"'":
+            while i < n and not source[i].isspace() and source[i] not in _WORD_ENDS:
                 i += 1
             tokens.append(_Token("word", source[start:i], start, i))
     tokens.append(_Token("end", "", n, n))
