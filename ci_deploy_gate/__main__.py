@@ -50,14 +50,11 @@ def _node_skip(argv: list[str]) -> int | None:
         return None  # the full path reports it properly
     if node.fires:
         return None
-    from ci_deploy_gate.report import Output, document
+    from ci_deploy_gate.report import Output, conclude
 
     as_json, report = options
-    reason = node.skip_reason()
     output = Output(as_json=as_json, report_path=report, secrets=())
-    problem = output.finish(
-        document(decision="skipped", reason=reason, node=node), f"skipped: {reason}"
-    )
+    problem = conclude(output, decision="skipped", reason=node.skip_reason(), node=node)
     if problem:
         output.note(f"ci-deploy-gate: error: {problem}")
         return 2

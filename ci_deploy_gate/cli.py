@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ci_deploy_gate import __version__
 from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV, secret_values
 from ci_deploy_gate.errors import EXIT_CONFIG, EXIT_OK, ConfigError, GateError
 from ci_deploy_gate.node import Node, read_node
-from ci_deploy_gate.report import Output, document, human
+from ci_deploy_gate.report import Output, conclude, document
 
 if TYPE_CHECKING:
     from ci_deploy_gate.circleci import TriggerRequest, TriggerResponse
@@ -115,8 +115,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     return code
 
 
-def _finish(output: Output, doc: dict[str, Any], text: str) -> int:
-    problem = output.finish(doc, text)
+def _finish(problem: str | None, output: Output) -> int:
+    """The run itself ended well; only --report's file can still make it exit 2."""
     if problem:
         output.note(f"ci-deploy-gate: error: {problem}")
         return EXIT_CONFIG
@@ -142,8 +142,7 @@ def _gate(
     run.node = read_node(env)
     if not run.node.fires:
         reason = run.node.skip_reason()
-        doc = document(decision="skipped", reason=reason, node=run.node)
-        return _finish(output, doc, f"skipped: {reason}")
+        return _finish(conclude(output, decision="skipped", reason=reason, node=run.node), output)
 
     from ci_deploy_gate.context import build_context
     from ci_deploy_gate.evaluate import decide
@@ -154,10 +153,10 @@ def _gate(
     context = build_context(env, vcs=rules_file.circleci.vcs)
     run.outcome = outcome = decide(rules_file, context)
     if not outcome.fire:
-        doc = document(decision="skipped", reason=outcome.reason, node=run.node, outcome=outcome)
-        return _finish(
-            output, doc, human(decision="skipped", reason=outcome.reason, outcome=outcome)
+        problem = conclude(
+            output, decision="skipped", reason=outcome.reason, node=run.node, outcome=outcome
         )
+        return _finish(problem, output)
 
     from ci_deploy_gate.circleci import build_trigger, send
     from ci_deploy_gate.urls import DEFAULT_API_URL, check_api_url
@@ -172,14 +171,15 @@ def _gate(
     ]
     if dry_run:
         run.records = [(request, None) for request in requests]
-        reason = f"{outcome.reason}; nothing sent"
-        doc = document(
-            decision="dry-run", reason=reason, node=run.node, outcome=outcome, records=run.records
+        problem = conclude(
+            output,
+            decision="dry-run",
+            reason=f"{outcome.reason}; nothing sent",
+            node=run.node,
+            outcome=outcome,
+            records=run.records,
         )
-        text = human(
-            decision="dry-run", reason=reason, outcome=outcome, records=run.records, dry_run=True
-        )
-        return _finish(output, doc, text)
+        return _finish(problem, output)
 
     if not context.on_circleci:
         raise ConfigError(
@@ -194,12 +194,12 @@ def _gate(
         run.records.append((request, None))  # stays so if send fails: the report shows it
         run.records[-1] = (request, send(request, token, log=log))
     fired = ", ".join(request.job for request in requests)
-    reason = f"{outcome.reason}; fired {fired}"
-    doc = document(
-        decision="triggered", reason=reason, node=run.node, outcome=outcome, records=run.records
-    )
-    return _finish(
+    problem = conclude(
         output,
-        doc,
-        human(decision="triggered", reason=reason, outcome=outcome, records=run.records),
+        decision="triggered",
+        reason=f"{outcome.reason}; fired {fired}",
+        node=run.node,
+        outcome=outcome,
+        records=run.records,
     )
+    return _finish(problem, output)

@@ -104,6 +104,29 @@ def human(
     return "\n".join(lines)
 
 
+def conclude(
+    output: Output,
+    *,
+    decision: str,
+    reason: str,
+    node: Node,
+    outcome: Decision | None = None,
+    records: Sequence[Record] = (),
+) -> str | None:
+    """Report a run that ended without error, as JSON and as text from the same facts.
+
+    Returns a problem with --report's file, or None."""
+    doc = document(decision=decision, reason=reason, node=node, outcome=outcome, records=records)
+    text = human(
+        decision=decision,
+        reason=reason,
+        outcome=outcome,
+        records=records,
+        dry_run=decision == "dry-run",
+    )
+    return output.finish(doc, text)
+
+
 class Output:
     """Results to stdout, everything else to stderr; `--json` keeps stdout to one document."""
 
