@@ -15,10 +15,15 @@ from ci_deploy_gate.node import Node, read_node
 from ci_deploy_gate.report import Output, conclude, document
 
 if TYPE_CHECKING:
-    from ci_deploy_gate.circleci import TriggerRequest, TriggerResponse
+    from ci_deploy_gate.circleci import Fired, TriggerRequest
+    from ci_deploy_gate.context import Context
     from ci_deploy_gate.evaluate import Decision
+    from ci_deploy_gate.rules import RulesFile
+    from ci_deploy_gate.transport import Client
 
 DEFAULT_RULES = ".circleci/deploy-gate.yml"
+DEFAULT_WAIT_TIMEOUT = 1800.0  # --wait-timeout: 30 minutes
+MAX_WAIT_TIMEOUT = 6 * 3600.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,10 +68,47 @@ def _parser() -> argparse.ArgumentParser:
         "then https://circleci.com)",
     )
     parser.add_argument(
-        "--verbose", action="store_true", help="log each request and answer on stderr"
+        "--force",
+        action="store_true",
+        help="fire even when a build of the job at this revision already exists",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the fired build or pipeline to its end; exit 1 unless it succeeds",
+    )
+    parser.add_argument(
+        "--wait-timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=DEFAULT_WAIT_TIMEOUT,
+        help=f"how long --wait and --wait-for-nodes wait (default {DEFAULT_WAIT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--wait-for-nodes",
+        action="store_true",
+        help="on node 0, fire only after every other parallel node passed "
+        "(also wait_for_nodes: true in the rules file)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log each request and answer (method, URL, status, time, attempt) on stderr",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= MAX_WAIT_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds from 1 to {MAX_WAIT_TIMEOUT:g}, found {value!r}"
+        )
+    return seconds
 
 
 class _Run:
@@ -75,7 +117,7 @@ class _Run:
     def __init__(self) -> None:
         self.node: Node | None = None
         self.outcome: Decision | None = None
-        self.records: list[tuple[TriggerRequest, TriggerResponse | None]] = []
+        self.records: list[tuple[TriggerRequest, Fired | None]] = []
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -97,7 +139,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             env_files=args.env_file,
             assignments=args.assignments,
             api_url=args.api_url,
-            verbose=args.verbose,
+            options=args,
         )
     except GateError as exc:
         doc = document(
@@ -133,7 +175,7 @@ def _gate(
     env_files: Sequence[str],
     assignments: Sequence[str],
     api_url: str | None,
-    verbose: bool,
+    options: argparse.Namespace,
 ) -> int:
     from ci_deploy_gate.envfile import overlay
 
@@ -158,7 +200,7 @@ def _gate(
         )
         return _finish(problem, output)
 
-    from ci_deploy_gate.circleci import build_trigger, send
+    from ci_deploy_gate.circleci import build_trigger
     from ci_deploy_gate.urls import DEFAULT_API_URL, check_api_url
 
     host = api_url or env.get("DEPLOY_GATE_API_URL") or rules_file.circleci.url or DEFAULT_API_URL
@@ -166,15 +208,23 @@ def _gate(
     if problem:
         raise ConfigError(f"API URL: {problem}")
     requests = [
-        build_trigger(api_url=host, context=context, rule=fire.rule, trigger=fire.trigger)
+        build_trigger(
+            api_url=host,
+            context=context,
+            rule=fire.rule,
+            trigger=fire.trigger,
+            settings=rules_file.circleci,
+        )
         for fire in outcome.fires
     ]
+    siblings = _siblings_url(options, rules_file, run.node, host, context)
     if dry_run:
         run.records = [(request, None) for request in requests]
+        waits = f"; would first wait for the other {run.node.total - 1} nodes" if siblings else ""
         problem = conclude(
             output,
             decision="dry-run",
-            reason=f"{outcome.reason}; nothing sent",
+            reason=f"{outcome.reason}; nothing sent{waits}",
             node=run.node,
             outcome=outcome,
             records=run.records,
@@ -187,19 +237,88 @@ def _gate(
             "(use --dry-run to see what would be sent, or set CIRCLECI=true deliberately)"
         )
     from ci_deploy_gate.credentials import read_token
+    from ci_deploy_gate.retry import Policy
+    from ci_deploy_gate.transport import Client
 
     token = read_token(env, rules_file.circleci.token_env)
-    log = output.note if verbose else None
+    policy = Policy(attempts=rules_file.circleci.retries, deadline=rules_file.circleci.deadline)
+    client = Client(token, policy, log=output.note if options.verbose else None)
+    try:
+        return _fire(run, output, client, requests, rules_file, siblings, options)
+    finally:
+        client.close()
+
+
+def _siblings_url(
+    options: argparse.Namespace, rules_file: RulesFile, node: Node, host: str, context: Context
+) -> str | None:
+    """The v2 job URL whose parallel_runs node 0 waits on, or None when it need not wait."""
+    if not (options.wait_for_nodes or rules_file.wait_for_nodes) or node.total < 2:
+        return None
+    build_num = context.env.get("CIRCLE_BUILD_NUM", "").strip()
+    if not build_num.isdigit():
+        raise ConfigError(
+            "environment: CIRCLE_BUILD_NUM is not set: waiting for the other nodes "
+            "needs this job's number"
+        )
+    from ci_deploy_gate.api_v2 import job_url, project_slug
+
+    return job_url(host, project_slug(context, rules_file.circleci), build_num)
+
+
+def _fire(
+    run: _Run,
+    output: Output,
+    client: Client,
+    requests: list[TriggerRequest],
+    rules_file: RulesFile,
+    siblings: str | None,
+    options: argparse.Namespace,
+) -> int:
+    from ci_deploy_gate.errors import DeployFailed
+    from ci_deploy_gate.fire import fire
+
+    assert run.node is not None and run.outcome is not None
+    if siblings:
+        from ci_deploy_gate.siblings import wait_for_siblings
+
+        wait_for_siblings(
+            client, siblings, run.node, timeout=options.wait_timeout, show=output.progress
+        )
     for request in requests:
-        run.records.append((request, None))  # stays so if send fails: the report shows it
-        run.records[-1] = (request, send(request, token, log=log))
-    fired = ", ".join(request.job for request in requests)
+        run.records.append((request, None))  # stays so if firing fails: the report shows it
+        run.records[-1] = (request, fire(client, request, rules_file.circleci, force=options.force))
+    if options.wait:
+        from ci_deploy_gate.follow import follow
+
+        for index, (request, fired) in enumerate(run.records):
+            if fired is not None:
+                fired = follow(
+                    client, request, fired, timeout=options.wait_timeout, show=output.progress
+                )
+                run.records[index] = (request, fired)
+        failed = [
+            f"{request.job} {fired.label} {fired.result}: {fired.url or ''}".rstrip(": ")
+            for request, fired in run.records
+            if fired is not None and fired.result != "success"
+        ]
+        if failed:
+            raise DeployFailed("; ".join(failed))
+    sent = [
+        r.job for r, fired in run.records if fired is not None and fired.how != "already-triggered"
+    ]
+    before = [
+        f"{r.job} already triggered ({fired.label})"
+        for r, fired in run.records
+        if fired is not None and fired.how == "already-triggered"
+    ]
+    said = [f"fired {', '.join(sent)}"] if sent else []
     problem = conclude(
         output,
-        decision="triggered",
-        reason=f"{outcome.reason}; fired {fired}",
+        decision="triggered" if sent else "already-triggered",
+        reason="; ".join([run.outcome.reason, *said, *before]),
         node=run.node,
-        outcome=outcome,
+        outcome=run.outcome,
         records=run.records,
     )
     return _finish(problem, output)

@@ -23,3 +23,10 @@ class ApiError(GateError):
 
     exit_code = EXIT_API
     decision = "failed"
+
+
+class DeployFailed(GateError):
+    """The deploy, or a sibling node it waited for, did not succeed (exit 1)."""
+
+    exit_code = EXIT_API
+    decision = "failed"

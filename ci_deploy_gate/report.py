@@ -16,11 +16,11 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from ci_deploy_gate.circleci import TriggerRequest, TriggerResponse
+    from ci_deploy_gate.circleci import Fired, TriggerRequest
     from ci_deploy_gate.evaluate import Decision
     from ci_deploy_gate.node import Node
 
-    Record = tuple[TriggerRequest, "TriggerResponse | None"]
+    Record = tuple[TriggerRequest, "Fired | None"]
 
 
 def document(
@@ -31,7 +31,8 @@ def document(
     outcome: Decision | None = None,
     records: Sequence[Record] = (),
 ) -> dict[str, Any]:
-    """The JSON report. `decision`: triggered, dry-run, skipped, failed or error."""
+    """The JSON report. `decision`: triggered, already-triggered, dry-run, skipped, failed
+    or error."""
     return {
         "decision": decision,
         "reason": reason,
@@ -52,6 +53,7 @@ def document(
             {
                 "rule": request.rule,
                 "job": request.job,
+                "api": request.api,
                 "revision": request.revision,
                 "branch": request.branch,
                 "tag": request.tag,
@@ -95,13 +97,26 @@ def human(
             lines.extend(f"    {name}: {value}" for name, value in request.shown_headers())
             lines.append(f"    {json.dumps(dict(request.body), sort_keys=True)}")
         elif response is not None:
-            number = f"build #{response.build_num}" if response.build_num is not None else "build"
-            lines.append(f"    {number} {response.build_url or ''}".rstrip())
-            if response.deprecation:
-                lines.append(f"    warning: {response.deprecation}")
+            lines.extend(f"    {line}" for line in _fired(response))
         else:
             lines.append(f"    not fired ({request.method} {request.url})")
     return "\n".join(lines)
+
+
+def _fired(fired: Fired) -> list[str]:
+    where = f"{fired.label} {fired.url or ''}".rstrip()
+    lines = {
+        "already-triggered": [f"already triggered: {where}"],
+        "recovered": [f"{where} (CircleCI's answer was lost; found by looking it up)"],
+    }.get(fired.how, [where])
+    if fired.id:
+        lines.append(f"pipeline id {fired.id}")
+    if fired.result:
+        lines.append(f"result: {fired.result}")
+    lines.extend(
+        f"warning: {warning}" for warning in (fired.deprecation, *fired.warnings) if warning
+    )
+    return lines
 
 
 def conclude(
@@ -135,9 +150,27 @@ class Output:
         self.report_path = report_path
         self.secrets = list(secrets)
 
+        self._live: Any = None  # the terminal holding an unfinished progress line
+
     def _write(self, stream: Any, text: str) -> None:
+        self._end_live()
         stream.write(redact(text, self.secrets) + "\n")
         stream.flush()
+
+    def _end_live(self) -> None:
+        if self._live is not None:
+            self._live.write("\n")
+            self._live = None
+
+    def progress(self, text: str) -> None:
+        """State changes while waiting: one live line on a terminal, plain lines in logs."""
+        stream = sys.stderr if self.as_json else sys.stdout
+        if not stream.isatty():
+            self._write(stream, text)
+            return
+        stream.write("\r\033[K" + redact(text, self.secrets))
+        stream.flush()
+        self._live = stream
 
     def note(self, text: str) -> None:
         """Logs, warnings and errors: never on stdout, which --json keeps for the document."""

@@ -7,8 +7,8 @@ nothing downstream sees a raw dict: the rest of the gate works on `RulesFile`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple, Union
 
 from ci_deploy_gate.context import FACTS, VCS_TYPES, fact_kind
 from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV
@@ -21,23 +21,59 @@ DEFAULT_PATH = ".circleci/deploy-gate.yml"
 SUPPORTED_VERSION = 1
 MATCH_MODES = ("first", "all")
 
-TOP_KEYS = ("version", "circleci", "match", "allow_forks", "rules")
-CIRCLECI_KEYS = ("url", "token_env", "vcs")
+API_VERSIONS = ("v1.1", "v2")
+DEFAULT_JOB_PARAMETER = "deploy_job"
+DEFAULT_REVISION_PARAMETER = "deploy_revision"
+DEFAULT_RETRIES = 4
+DEFAULT_DEADLINE = 60.0
+MAX_RETRIES = 10
+MAX_DEADLINE = 3600.0
+
+TOP_KEYS = ("version", "circleci", "match", "allow_forks", "wait_for_nodes", "rules")
+TOP_FLAGS = ("allow_forks", "wait_for_nodes")
+CIRCLECI_KEYS = (
+    "url",
+    "token_env",
+    "vcs",
+    "api",
+    "project_slug",
+    "definition_id",
+    "job_parameter",
+    "revision_parameter",
+    "retries",
+    "deadline",
+)
 RULE_KEYS = ("name", "if", "when", "trigger")
 TRIGGER_KEYS = ("job", "parameters")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# CircleCI pipeline parameter names; at most 100 of them, values up to 512 characters.
+_PIPELINE_PARAMETER = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,127}$")
+MAX_PIPELINE_PARAMETERS = 100
+MAX_PIPELINE_VALUE = 512
+_SLUG = re.compile(r"^(gh|github|bb|bitbucket|circleci)/[^/\s]+/[^/\s]+$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+ParameterValue = Union[str, int, bool]
 
 
 class CircleCISettings(NamedTuple):
-    url: str | None
-    token_env: str
-    vcs: str | None
+    url: str | None = None
+    token_env: str = DEFAULT_TOKEN_ENV
+    vcs: str | None = None
+    api: str = "v1.1"
+    project_slug: str | None = None
+    definition_id: str | None = None
+    job_parameter: str = DEFAULT_JOB_PARAMETER
+    revision_parameter: str = DEFAULT_REVISION_PARAMETER
+    retries: int = DEFAULT_RETRIES  # attempts in all, the first included
+    deadline: float = DEFAULT_DEADLINE  # seconds for one request and its retries
 
 
 class Trigger(NamedTuple):
     job: str
-    parameters: tuple[tuple[str, str], ...]  # extra build_parameters, in file order
+    # v1.1 build_parameters (sent as text) or v2 pipeline parameters (typed), in file order
+    parameters: tuple[tuple[str, ParameterValue], ...]
 
 
 class Rule(NamedTuple):
@@ -53,6 +89,7 @@ class RulesFile(NamedTuple):
     match: str
     allow_forks: bool
     rules: tuple[Rule, ...]
+    wait_for_nodes: bool = False
 
 
 class Problem(NamedTuple):
@@ -88,6 +125,36 @@ def parse_rules(text: str, path: str) -> RulesFile:
         problems = sorted(reader.problems, key=lambda p: p.line)
         raise ConfigError("\n".join(str(p) for p in problems))
     return rules_file
+
+
+def _pipeline_name_problem(name: str) -> str | None:
+    if _PIPELINE_PARAMETER.match(name):
+        return None
+    return (
+        f"{name!r} is not a pipeline parameter name "
+        "(a letter, then letters, digits, _ or -; at most 128)"
+    )
+
+
+def _expected(what: str, allowed: Callable[[str], object]) -> Callable[[str], str | None]:
+    return lambda value: None if allowed(value) else f"expected {what}, found {value!r}"
+
+
+# circleci.KEY -> its problem, or None: each text setting is checked the same way
+_SETTING_CHECKS: dict[str, Callable[[str], str | None]] = {
+    "url": check_api_url,
+    "token_env": lambda value: (
+        None if _ENV_NAME.match(value) else f"{value!r} is not an environment variable name"
+    ),
+    "vcs": _expected(f"one of {', '.join(VCS_TYPES)}", VCS_TYPES.__contains__),
+    "api": _expected(" or ".join(API_VERSIONS), API_VERSIONS.__contains__),
+    "project_slug": _expected(
+        "gh/ORG/REPO, bb/ORG/REPO or circleci/ORG-ID/PROJECT-ID", _SLUG.match
+    ),
+    "definition_id": _expected("a pipeline definition id (a UUID)", _UUID.match),
+    "job_parameter": _pipeline_name_problem,
+    "revision_parameter": _pipeline_name_problem,
+}
 
 
 # --- YAML with lines -------------------------------------------------------------------
@@ -179,6 +246,7 @@ class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.problems: list[Problem] = []
+        self.settings = CircleCISettings()  # read before the rules: parameters depend on `api`
 
     def problem(self, line: int, where: str, message: str) -> None:
         self.problems.append(Problem(self.path, line, where, message))
@@ -230,46 +298,87 @@ class _Reader:
         match = top.get("match", "first")
         if match not in MATCH_MODES:
             self.problem(_line(top, "match"), "match", f"expected first or all, found {match!r}")
-        allow_forks = top.get("allow_forks", False)
-        if not isinstance(allow_forks, bool):
-            self.problem(
-                _line(top, "allow_forks"),
-                "allow_forks",
-                f"expected true or false, found {allow_forks!r}",
-            )
-        circleci = self.circleci(top)
+        allow_forks, wait_for_nodes = (self.flag(top, key) for key in TOP_FLAGS)
+        self.settings = self.circleci(top)
         rules = self.rules(top)
-        return RulesFile(self.path, circleci, str(match), allow_forks is True, rules)
+        return RulesFile(
+            self.path, self.settings, str(match), allow_forks, rules, wait_for_nodes=wait_for_nodes
+        )
+
+    def flag(self, container: _Map, key: str) -> bool:
+        value = container.get(key, False)
+        if not isinstance(value, bool):
+            self.problem(_line(container, key), key, f"expected true or false, found {value!r}")
+        return value is True
 
     def circleci(self, top: _Map) -> CircleCISettings:
-        settings = CircleCISettings(url=None, token_env=DEFAULT_TOKEN_ENV, vcs=None)
         if "circleci" not in top:
-            return settings
+            return CircleCISettings()
         section = self.mapping(
             top["circleci"], line=_line(top, "circleci"), where="circleci", known=CIRCLECI_KEYS
         )
         if section is None:
-            return settings
-        url, token_env, vcs = (
-            self.text(section, key, f"circleci.{key}") if key in section else None
-            for key in CIRCLECI_KEYS
+            return CircleCISettings()
+        texts = {
+            key: self.text(section, key, f"circleci.{key}")
+            for key in _SETTING_CHECKS
+            if key in section
+        }
+        for key, check in _SETTING_CHECKS.items():
+            value = texts.get(key)
+            problem = check(value) if value else None
+            if problem:
+                self.problem(_line(section, key), f"circleci.{key}", problem)
+                texts[key] = None
+        defaults = CircleCISettings()
+        settings = CircleCISettings(
+            url=texts.get("url"),
+            token_env=texts.get("token_env") or defaults.token_env,
+            vcs=texts.get("vcs"),
+            api=texts.get("api") or defaults.api,
+            project_slug=texts.get("project_slug"),
+            definition_id=texts.get("definition_id"),
+            job_parameter=texts.get("job_parameter") or defaults.job_parameter,
+            revision_parameter=texts.get("revision_parameter") or defaults.revision_parameter,
         )
-        url_problem = check_api_url(url) if url else None
-        if url_problem:
-            self.problem(_line(section, "url"), "circleci.url", url_problem)
-        if token_env and not _ENV_NAME.match(token_env):
+        if settings.job_parameter == settings.revision_parameter:
             self.problem(
-                _line(section, "token_env"),
-                "circleci.token_env",
-                f"{token_env!r} is not an environment variable name",
+                _line(section, "revision_parameter"),
+                "circleci.revision_parameter",
+                f"{settings.revision_parameter!r} is also the job_parameter: "
+                "the job and the revision need a parameter each",
             )
-        if vcs and vcs not in VCS_TYPES:
+        api = section.get("api")
+        for key in ("project_slug", "definition_id", "job_parameter", "revision_parameter"):
+            if key in section and api != "v2":
+                self.problem(
+                    _line(section, key),
+                    f"circleci.{key}",
+                    "applies only with api: v2 (set circleci.api: v2)",
+                )
+        retries = self.number(section, "retries", 1, MAX_RETRIES, whole=True)
+        deadline = self.number(section, "deadline", 1, MAX_DEADLINE, whole=False)
+        return settings._replace(
+            retries=int(retries) if retries is not None else defaults.retries,
+            deadline=float(deadline) if deadline is not None else defaults.deadline,
+        )
+
+    def number(
+        self, section: _Map, key: str, low: float, high: float, *, whole: bool
+    ) -> float | None:
+        if key not in section:
+            return None
+        value = section[key]
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+            what = "a whole number" if whole else "a number of seconds"
             self.problem(
-                _line(section, "vcs"),
-                "circleci.vcs",
-                f"expected one of {', '.join(VCS_TYPES)}, found {vcs!r}",
+                _line(section, key),
+                f"circleci.{key}",
+                f"expected {what} from {low:g} to {high:g}, found {value!r}",
             )
-        return CircleCISettings(url=url, token_env=token_env or DEFAULT_TOKEN_ENV, vcs=vcs)
+            return None
+        return value
 
     def rules(self, top: _Map) -> tuple[Rule, ...]:
         items = top.get("rules")
@@ -402,7 +511,10 @@ class _Reader:
             return None
         return Trigger(job, parameters)
 
-    def parameters(self, section: _Map, where: str) -> tuple[tuple[str, str], ...] | None:
+    def parameters(
+        self, section: _Map, where: str
+    ) -> tuple[tuple[str, ParameterValue], ...] | None:
+        """v1.1: environment variables for the job; v2: typed pipeline parameters."""
         where = f"{where}.parameters"
         raw = section["parameters"]
         if not isinstance(raw, _Map):
@@ -410,23 +522,49 @@ class _Reader:
                 _line(section, "parameters"), where, f"expected a mapping, found {_kind(raw)}"
             )
             return None
-        pairs: list[tuple[str, str]] = []
-        ok = True
+        v2 = self.settings.api == "v2"
+        reserved = (
+            {
+                self.settings.job_parameter: "job_parameter",
+                self.settings.revision_parameter: "revision_parameter",
+            }
+            if v2
+            else {"CIRCLE_JOB": "job"}
+        )
+        pairs: list[tuple[str, ParameterValue]] = []
         for key, value in raw.items():
             line = _line(raw, key)
             name = str(key)
-            if not _ENV_NAME.match(name):
-                self.problem(line, where, f"{name!r} is not an environment variable name")
-                ok = False
-            elif name == "CIRCLE_JOB":
-                self.problem(line, where, "CIRCLE_JOB is set by the trigger's job; remove it here")
-                ok = False
-            elif isinstance(value, bool):
-                pairs.append((name, "true" if value else "false"))
-            elif isinstance(value, (str, int)):
-                pairs.append((name, str(value)))
+            problem = self.parameter_problem(name, value, reserved, v2=v2)
+            if problem:
+                self.problem(line, f"{where}.{name}" if problem[0] else where, problem[1])
             else:
-                hint = " (quote it)" if isinstance(value, float) else ""
-                self.problem(line, f"{where}.{name}", f"expected text, found {_kind(value)}{hint}")
-                ok = False
-        return tuple(pairs) if ok else None
+                pairs.append((name, value))
+        if v2 and len(raw) + 2 > MAX_PIPELINE_PARAMETERS:
+            self.problem(
+                raw.line,
+                where,
+                f"CircleCI takes at most {MAX_PIPELINE_PARAMETERS} pipeline "
+                "parameters, the gate's two included",
+            )
+        return tuple(pairs) if len(pairs) == len(raw) else None
+
+    @staticmethod
+    def parameter_problem(
+        name: str, value: object, reserved: dict[str, str], *, v2: bool
+    ) -> tuple[bool, str] | None:
+        """(whether the problem is the value's, message), or None."""
+        if v2 and _pipeline_name_problem(name):
+            return False, str(_pipeline_name_problem(name))
+        if not v2 and _ENV_NAME.match(name) is None:
+            return False, f"{name!r} is not an environment variable name"
+        if name in reserved:
+            setting = reserved[name]
+            owner = "the trigger's job" if setting == "job" else f"circleci.{setting}"
+            return False, f"{name} is set by {owner}; remove it here"
+        if isinstance(value, float) or not isinstance(value, (str, int)):
+            hint = " (quote it)" if isinstance(value, float) else ""
+            return True, f"expected text, found {_kind(value)}{hint}"
+        if v2 and isinstance(value, str) and len(value) > MAX_PIPELINE_VALUE:
+            return True, f"CircleCI takes at most {MAX_PIPELINE_VALUE} characters"
+        return None

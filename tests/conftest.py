@@ -102,3 +102,11 @@ def recorded(name: str) -> Any:
     if not path.exists():
         pytest.fail(f"{path} is missing: the tests need ../shared/circleci beside the repo")
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def fake() -> Iterator[Any]:
+    """A stateful CircleCI on loopback (tests/fake_circleci.py)."""
+    from tests.fake_circleci import serve
+
+    yield from serve()

@@ -7,23 +7,28 @@ import time
 from typing import Any
 
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
-from ci_deploy_gate.circleci import TriggerRequest, build_trigger, send
+from ci_deploy_gate.circleci import TriggerRequest, build_trigger
 from ci_deploy_gate.context import build_context
-from ci_deploy_gate.credentials import Token
-from ci_deploy_gate.errors import ApiError, ConfigError
-from ci_deploy_gate.rules import Trigger
-from tests.conftest import CREATED, NOT_FOUND, SHA, SHARED, TOKEN, circle_env, recorded
+from ci_deploy_gate.errors import ConfigError
+from ci_deploy_gate.rules import CircleCISettings, Trigger
+from tests.conftest import SHA, SHARED, circle_env
+
+V2 = CircleCISettings(api="v2")
+DEFINITION = "5b1d7e5e-9a4c-4cde-8f0a-0d2c3b7e9a11"
 
 
-def trigger_for(api_url: str = "https://circleci.com", **env: str | None) -> TriggerRequest:
+def trigger_for(
+    api_url: str = "https://circleci.com",
+    settings: CircleCISettings | None = None,
+    **env: str | None,
+) -> TriggerRequest:
     return build_trigger(
         api_url=api_url,
         context=build_context(circle_env(**env)),
         rule="production",
-        trigger=Trigger("deploy_docker", (("DEPLOY_ENV", "prod"),)),
+        trigger=Trigger("deploy_docker", (("DEPLOY_ENV", "prod"), ("REPLICAS", 3))),
+        settings=settings,
     )
 
 
@@ -33,9 +38,10 @@ def test_branch_trigger_is_pinned_to_the_sha() -> None:
     assert request.url == "https://circleci.com/api/v1.1/project/github/acme/shop/tree/release"
     assert request.body == {
         "revision": SHA,
-        "build_parameters": {"CIRCLE_JOB": "deploy_docker", "DEPLOY_ENV": "prod"},
+        "build_parameters": {"CIRCLE_JOB": "deploy_docker", "DEPLOY_ENV": "prod", "REPLICAS": "3"},
     }
     assert (request.branch, request.tag, request.revision) == ("release", None, SHA)
+    assert request.lookup_url == f"{request.url}?limit=100"
 
 
 def test_branch_with_slash_is_one_path_segment() -> None:
@@ -49,6 +55,7 @@ def test_tag_build_posts_to_the_project_with_the_tag() -> None:
     assert request.body["tag"] == "v1.2.0"
     assert request.body["revision"] == SHA
     assert request.tag == "v1.2.0"
+    assert request.lookup_url == f"{request.url}?limit=100"  # the project's recent builds
 
 
 def test_bitbucket_project_path() -> None:
@@ -87,13 +94,15 @@ def test_request_that_cannot_be_built(env: dict[str, str | None], message: str) 
 # --- the spec ------------------------------------------------------------------------
 
 
-def _spec_operation(method: str, url: str) -> dict[str, Any] | None:
-    spec = json.loads((SHARED / "circleci-openapi-v1.1.json").read_text())
-    base = spec["servers"][0]["url"]  # https://circleci.com/api/v1.1
+def _spec_operation(method: str, url: str, version: str = "v1.1") -> dict[str, Any] | None:
+    spec = json.loads((SHARED / f"circleci-openapi-{version}.json").read_text())
+    base = spec["servers"][0]["url"]  # https://circleci.com/api/v1.1 or /api/v2
     assert url.startswith(base)
-    path = url[len(base) :]
+    path = url[len(base) :].split("?")[0]
     for template, operations in spec["paths"].items():
-        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
+        # a v2 project slug is three segments (gh/acme/shop), as CircleCI takes it
+        slugged = template.replace("{project-slug}", "[^/]+/[^/]+/[^/]+")
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", slugged) + "$"
         if re.match(pattern, path) and method.lower() in operations:
             return operations[method.lower()]  # type: ignore[no-any-return]
     return None
@@ -117,118 +126,112 @@ def test_tag_trigger_path_is_a_spec_path() -> None:
     assert _spec_operation(request.method, request.url) is None
 
 
-# --- sending -------------------------------------------------------------------------
+# --- API v2 pipelines ---------------------------------------------------------------
 
 
-def _created() -> tuple[int, dict[str, str], str]:
-    exchange = recorded(CREATED)["http_interactions"][0]["response"]
-    headers = {name: values[0] for name, values in exchange["headers"].items()}
-    headers.pop("Content-Length")
-    return exchange["status"]["code"], headers, exchange["body"]["string"]
+def test_v2_pipeline_carries_the_job_and_revision_as_parameters() -> None:
+    request = trigger_for(settings=V2)
+    assert (request.api, request.method) == ("v2", "POST")
+    assert request.url == "https://circleci.com/api/v2/project/gh/acme/shop/pipeline"
+    assert request.body == {
+        "branch": "release",
+        "parameters": {
+            "DEPLOY_ENV": "prod",
+            "REPLICAS": 3,
+            "deploy_job": "deploy_docker",
+            "deploy_revision": SHA,
+        },
+    }
+    assert request.lookup_url == (
+        "https://circleci.com/api/v2/project/gh/acme/shop/pipeline?branch=release"
+    )
 
 
-def test_send_reports_the_created_build(httpserver: HTTPServer) -> None:
-    status, headers, body = _created()
-    httpserver.expect_oneshot_request(
-        "/api/v1.1/project/github/acme/shop/tree/release", method="POST"
-    ).respond_with_data(body, status=status, headers=headers)
-    response = send(trigger_for(httpserver.url_for("/")), Token(TOKEN, "CIRCLE_API_USER_TOKEN"))
-    assert (response.status, response.build_num, response.lifecycle) == (201, 3925, "queued")
-    assert response.build_url == "https://circleci.com/gh/mtchavez/circleci/3925"
-    ((request, _),) = httpserver.log
-    assert request.headers["Circle-Token"] == TOKEN
-    assert request.headers["Accept"] == "application/json"
-    assert request.headers["Content-Type"] == "application/json"
-    assert request.headers["User-Agent"].startswith("ci-deploy-gate/")
-    assert TOKEN not in request.url
-    assert request.get_json() == {
-        "revision": SHA,
-        "build_parameters": {"CIRCLE_JOB": "deploy_docker", "DEPLOY_ENV": "prod"},
+def test_v2_parameter_names_and_slug_come_from_the_settings() -> None:
+    settings = V2._replace(
+        job_parameter="job", revision_parameter="sha", project_slug="circleci/o-1/p-2"
+    )
+    request = trigger_for(settings=settings, CIRCLE_BRANCH="", CIRCLE_TAG="v2.0.0")
+    assert request.url == "https://circleci.com/api/v2/project/circleci/o-1/p-2/pipeline"
+    assert request.body["tag"] == "v2.0.0"
+    assert "branch" not in request.body
+    assert (request.body["parameters"]["job"], request.body["parameters"]["sha"]) == (
+        "deploy_docker",
+        SHA,
+    )
+    assert request.lookup_url.endswith("/project/circleci/o-1/p-2/pipeline")  # no branch filter
+
+
+def test_v2_definition_id_uses_the_run_endpoint() -> None:
+    request = trigger_for(settings=V2._replace(definition_id=DEFINITION))
+    assert request.url == "https://circleci.com/api/v2/project/gh/acme/shop/pipeline/run"
+    assert request.body == {
+        "definition_id": DEFINITION,
+        "config": {"branch": "release"},
+        "checkout": {"branch": "release"},
+        "parameters": {
+            "DEPLOY_ENV": "prod",
+            "REPLICAS": 3,
+            "deploy_job": "deploy_docker",
+            "deploy_revision": SHA,
+        },
     }
 
 
-def test_send_passes_on_a_sunset_warning(httpserver: HTTPServer) -> None:
-    status, headers, body = _created()
-    headers["Sunset"] = "Mon, 01 Feb 2027 00:00:00 GMT"
-    httpserver.expect_oneshot_request(re.compile(".*"), method="POST").respond_with_data(
-        body, status=status, headers=headers
-    )
-    response = send(trigger_for(httpserver.url_for("/")), Token(TOKEN, "T"))
-    assert response.deprecation == (
-        "CircleCI retires this endpoint on Mon, 01 Feb 2027 00:00:00 GMT; plan the move to API v2"
-    )
+def _validate(schema: dict[str, Any], value: Any, spec: dict[str, Any], where: str) -> None:
+    """The subset of OpenAPI schema checking these bodies need: types, properties,
+    additionalProperties, anyOf and $ref."""
+    if "$ref" in schema:
+        _, kind, name = schema["$ref"].rsplit("/", 2)
+        schema = spec["components"][kind][name]
+    if "anyOf" in schema:
+        errors = []
+        for option in schema["anyOf"]:
+            try:
+                _validate(option, value, spec, where)
+                return
+            except AssertionError as exc:
+                errors.append(str(exc))
+        raise AssertionError(f"{where}: {value!r} matches no anyOf option: {errors}")
+    kinds = {"object": dict, "string": str, "integer": int, "boolean": bool}
+    expected = schema.get("type")
+    if expected:
+        assert isinstance(value, kinds[expected]), f"{where}: {value!r} is not {expected}"
+        if expected == "integer":
+            assert not isinstance(value, bool), f"{where}: {value!r} is not an integer"
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            if key in properties:
+                _validate(properties[key], item, spec, f"{where}.{key}")
+            else:
+                assert extra is not False, f"{where}: {key!r} is not allowed"
+                if isinstance(extra, dict):
+                    _validate(extra, item, spec, f"{where}.{key}")
 
 
-def test_not_found_carries_circlecis_message_and_a_hint(httpserver: HTTPServer) -> None:
-    exchange = recorded(NOT_FOUND)["http_interactions"][0]["response"]
-    httpserver.expect_oneshot_request(re.compile(".*"), method="POST").respond_with_data(
-        exchange["body"]["string"], status=404, content_type="application/json;charset=utf-8"
-    )
-    request = trigger_for(httpserver.url_for("/"))
-    with pytest.raises(ApiError) as caught:
-        send(request, Token(TOKEN, "CIRCLE_API_USER_TOKEN"))
-    assert str(caught.value) == (
-        f"POST {request.url}: CircleCI answered 404 NOT FOUND: Not Found (CircleCI knows no such "
-        "project or branch, or the token in CIRCLE_API_USER_TOKEN cannot see it)"
-    )
-
-
-def test_unauthorized_names_the_token_variable_not_the_token(httpserver: HTTPServer) -> None:
-    httpserver.expect_oneshot_request(re.compile(".*"), method="POST").respond_with_json(
-        {"message": "You must log in first."}, status=401
-    )
-    request = trigger_for(httpserver.url_for("/"))
-    with pytest.raises(ApiError) as caught:
-        send(request, Token(TOKEN, "MY_TOKEN"))
-    assert str(caught.value) == (
-        f"POST {request.url}: CircleCI answered 401 UNAUTHORIZED: You must log in first. "
-        "(the token in MY_TOKEN was not accepted: it needs a personal API token)"
-    )
-    assert TOKEN not in str(caught.value)
-
-
-def test_internal_error_on_a_21_config_hints_at_v2(httpserver: HTTPServer) -> None:
-    httpserver.expect_oneshot_request(re.compile(".*"), method="POST").respond_with_json(
-        {"message": "An internal server error occurred."}, status=500
-    )
-    with pytest.raises(ApiError, match=r"those need API v2 pipeline triggers\)$"):
-        send(trigger_for(httpserver.url_for("/")), Token(TOKEN, "T"))
-
-
-def test_non_json_error_body_is_shown_briefly(httpserver: HTTPServer) -> None:
-    httpserver.expect_oneshot_request(re.compile(".*"), method="POST").respond_with_data(
-        "<html>\n<h1>502 Bad Gateway</h1>\n</html>", status=502
-    )
-    with pytest.raises(ApiError, match=r"answered 502 BAD GATEWAY: <html> <h1>502 Bad Gateway"):
-        send(trigger_for(httpserver.url_for("/")), Token(TOKEN, "T"))
-
-
-def test_unreachable_host_says_nothing_was_sent() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    request = trigger_for(f"http://127.0.0.1:{port}")
-    with pytest.raises(ApiError) as caught:
-        send(request, Token(TOKEN, "T"))
-    assert str(caught.value).startswith(
-        f"POST {request.url}: could not reach CircleCI (nothing was sent): "
-    )
-    assert "Connection refused" in str(caught.value)
-
-
-def test_read_timeout_says_the_build_may_exist(httpserver: HTTPServer) -> None:
-    def slow(_: Request) -> Response:
-        time.sleep(1.0)
-        return Response("{}", status=201)
-
-    httpserver.expect_oneshot_request(re.compile(".*"), method="POST").respond_with_handler(slow)
-    request = trigger_for(httpserver.url_for("/"))
-    with pytest.raises(ApiError) as caught:
-        send(request, Token(TOKEN, "T"), timeout=(2.0, 0.2))
-    assert str(caught.value).startswith(
-        f"POST {request.url}: the request was sent but no answer came back ("
-    )
-    assert str(caught.value).endswith(
-        "CircleCI may or may not have created the build: look at the project's builds before "
-        "running again"
-    )
+@pytest.mark.parametrize(
+    ("settings", "env", "operation_id"),
+    [
+        (V2, {}, "triggerPipeline"),
+        (V2, {"CIRCLE_BRANCH": "", "CIRCLE_TAG": "v1.0.0"}, "triggerPipeline"),
+        (V2._replace(definition_id=DEFINITION), {}, "triggerPipelineRun"),
+        (
+            V2._replace(definition_id=DEFINITION),
+            {"CIRCLE_BRANCH": "", "CIRCLE_TAG": "v1.0.0"},
+            "triggerPipelineRun",
+        ),
+    ],
+)
+def test_v2_trigger_is_a_spec_operation_with_a_valid_body(
+    settings: CircleCISettings, env: dict[str, str], operation_id: str
+) -> None:
+    request = trigger_for(settings=settings, **env)
+    operation = _spec_operation(request.method, request.url, "v2")
+    assert operation is not None
+    assert operation["operationId"] == operation_id
+    spec = json.loads((SHARED / "circleci-openapi-v2.json").read_text())
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    _validate(schema, dict(request.body), spec, "body")
+    assert _spec_operation("GET", request.lookup_url, "v2") is not None

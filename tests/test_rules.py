@@ -167,13 +167,13 @@ rules:
     )
 
 
-def test_trigger_parameters_keep_order_and_become_text() -> None:
+def test_trigger_parameters_keep_order_and_type() -> None:
     text = (
         "rules:\n  - name: a\n    if: fork\n    trigger:\n      job: d\n      parameters:\n"
         "        B: 2\n        A: true\n        C: text\n"
     )
     trigger = parse_rules(text, "g.yml").rules[0].trigger
-    assert trigger.parameters == (("B", "2"), ("A", "true"), ("C", "text"))
+    assert trigger.parameters == (("B", 2), ("A", True), ("C", "text"))
 
 
 def test_missing_file_says_how_to_name_another(tmp_path: Path) -> None:

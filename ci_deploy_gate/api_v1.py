@@ -1,0 +1,124 @@
+"""CircleCI API v1.1: fire one job of a `version: 2` config, pinned with `revision`.
+
+CircleCI retires these endpoints on 1 February 2027; `api_v2` is the way forward.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ci_deploy_gate.circleci import (
+    Fired,
+    Progress,
+    TriggerRequest,
+    deprecation,
+    number,
+    project_parts,
+    text,
+)
+
+if TYPE_CHECKING:
+    from ci_deploy_gate.context import Context
+    from ci_deploy_gate.rules import Trigger
+    from ci_deploy_gate.transport import Answer
+
+API = "v1.1"
+SLUG_VCS = {"github": "gh", "bitbucket": "bb"}
+LOOKUP_LIMIT = 100  # the most v1.1 returns in one page
+# `outcome` of a finished build; no_tests is CircleCI's green "ran no tests"
+PASSED = ("success", "no_tests")
+
+
+def trigger(api_url: str, context: Context, rule: str, trigger: Trigger) -> TriggerRequest:
+    base = project_url(api_url, context)
+    build_parameters = {
+        "CIRCLE_JOB": trigger.job,
+        **{k: _env_text(v) for k, v in trigger.parameters},
+    }
+    body: dict[str, Any] = {"revision": context.sha, "build_parameters": build_parameters}
+    if context.branch:
+        # A branch is one path segment: hotfix/x must travel as hotfix%2Fx.
+        url = f"{base}/tree/{quote(context.branch, safe='')}"
+        lookup = url
+    else:
+        url = lookup = base
+        body = {"tag": context.tag, **body}
+    return TriggerRequest(
+        rule=rule,
+        job=trigger.job,
+        revision=context.sha or "",
+        branch=context.branch,
+        tag=None if context.branch else context.tag,
+        api=API,
+        method="POST",
+        url=url,
+        body=body,
+        lookup_url=f"{lookup}?limit={LOOKUP_LIMIT}",
+        base=base,
+        slug=project_slug(context),
+    )
+
+
+def project_slug(context: Context) -> str:
+    vcs, org, repo = project_parts(context)
+    return f"{SLUG_VCS[vcs]}/{org}/{repo}"
+
+
+def project_url(api_url: str, context: Context) -> str:
+    project = "/".join(quote(part, safe="") for part in project_parts(context))
+    return f"{api_url.rstrip('/')}/api/v1.1/project/{project}"
+
+
+def _env_text(value: object) -> str:
+    """build_parameters become environment variables: text, true/false as YAML wrote them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def created(answer: Answer, request: TriggerRequest) -> Fired:
+    summary = answer.payload if isinstance(answer.payload, dict) else {}
+    return Fired(
+        api=API,
+        number=number(summary.get("build_num")),
+        url=text(summary.get("build_url")) or answer.headers.get("Location"),
+        status=answer.status,
+        state=text(summary.get("lifecycle")),
+        deprecation=deprecation(answer.headers),
+    )
+
+
+def found(payload: object, request: TriggerRequest, how: str) -> tuple[Fired, ...]:
+    """Builds in a recent-builds list that ran this job at this revision, newest first."""
+    builds = payload if isinstance(payload, list) else []
+    return tuple(
+        Fired(
+            api=API,
+            number=number(build.get("build_num")),
+            url=text(build.get("build_url")),
+            state=text(build.get("lifecycle")),
+            how=how,
+        )
+        for build in builds
+        if isinstance(build, dict)
+        and build.get("vcs_revision") == request.revision
+        and isinstance(build.get("build_parameters"), dict)
+        and build["build_parameters"].get("CIRCLE_JOB") == request.job
+    )
+
+
+def status_url(request: TriggerRequest, fired: Fired) -> str:
+    return f"{request.base}/{fired.number}"
+
+
+def progress(answer: Answer) -> Progress:
+    build = answer.payload if isinstance(answer.payload, dict) else {}
+    lifecycle = text(build.get("lifecycle")) or "unknown"
+    outcome = text(build.get("outcome"))
+    if lifecycle == "finished":
+        result = outcome or text(build.get("status")) or "unknown"
+        return Progress(result, done=True, ok=result in PASSED)
+    if lifecycle == "not_run":
+        return Progress("not run", done=True, ok=False)
+    return Progress(lifecycle.replace("_", " "), done=False, ok=False)

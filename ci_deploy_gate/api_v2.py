@@ -1,0 +1,194 @@
+"""CircleCI API v2: run a pipeline whose parameters name the job and the revision.
+
+v2 cannot pin a revision, so the gate sends CIRCLE_SHA1 as a pipeline parameter and the
+deploy job checks it out (README: the `version: 2.1` config). The pipeline is read back:
+when the branch has moved on, its head is not the revision, and the report says so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from ci_deploy_gate import api_v1
+from ci_deploy_gate.circleci import (
+    Fired,
+    Progress,
+    TriggerRequest,
+    number,
+    text,
+)
+from ci_deploy_gate.urls import DEFAULT_API_URL
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ci_deploy_gate.context import Context
+    from ci_deploy_gate.rules import CircleCISettings, Trigger
+    from ci_deploy_gate.transport import Answer
+
+API = "v2"
+WEB_VCS = {"gh": "github", "bb": "bitbucket"}
+DEFAULT_WEB_URL = "https://app.circleci.com"
+# Workflow status: success, running, not_run, failed, error, failing, on_hold, canceled,
+# unauthorized. `failing` means a job already failed: the deploy has failed.
+FAILED = ("failed", "error", "failing", "canceled", "unauthorized", "not_run")
+
+
+def project_slug(context: Context, settings: CircleCISettings) -> str:
+    """circleci.project_slug, else gh/ORG/REPO or bb/ORG/REPO from the build."""
+    return settings.project_slug or api_v1.project_slug(context)
+
+
+def _path(slug: str) -> str:
+    return "/".join(quote(part, safe="") for part in slug.split("/"))
+
+
+def trigger(
+    api_url: str, context: Context, rule: str, trigger: Trigger, settings: CircleCISettings
+) -> TriggerRequest:
+    slug = project_slug(context, settings)
+    root = f"{api_url.rstrip('/')}/api/v2"
+    ref = {"branch": context.branch} if context.branch else {"tag": context.tag}
+    parameters: dict[str, Any] = {
+        **dict(trigger.parameters),
+        settings.job_parameter: trigger.job,
+        settings.revision_parameter: context.sha,
+    }
+    body: dict[str, Any]
+    if settings.definition_id:
+        # The endpoint CircleCI recommends, and the only one for GitHub App and GitLab.
+        url = f"{root}/project/{_path(slug)}/pipeline/run"
+        body = {
+            "definition_id": settings.definition_id,
+            "config": ref,
+            "checkout": ref,
+            "parameters": parameters,
+        }
+    else:
+        url = f"{root}/project/{_path(slug)}/pipeline"
+        body = {**ref, "parameters": parameters}
+    query = f"?{urlencode({'branch': context.branch})}" if context.branch else ""
+    return TriggerRequest(
+        rule=rule,
+        job=trigger.job,
+        revision=context.sha or "",
+        branch=context.branch,
+        tag=None if context.branch else context.tag,
+        api=API,
+        method="POST",
+        url=url,
+        body=body,
+        lookup_url=f"{root}/project/{_path(slug)}/pipeline{query}",
+        base=root,
+        slug=slug,
+    )
+
+
+def web_url(request: TriggerRequest, pipeline_number: int | None) -> str | None:
+    """The pipeline's page, for people: app.circleci.com for circleci.com, else the host."""
+    if pipeline_number is None:
+        return None
+    host = request.base[: -len("/api/v2")]
+    web = DEFAULT_WEB_URL if host == DEFAULT_API_URL else host
+    vcs, _, rest = request.slug.partition("/")
+    return f"{web}/pipelines/{WEB_VCS.get(vcs, vcs)}/{rest}/{pipeline_number}"
+
+
+def created(answer: Answer, request: TriggerRequest) -> Fired:
+    pipeline = answer.payload if isinstance(answer.payload, dict) else {}
+    pipeline_number = number(pipeline.get("number"))
+    return Fired(
+        api=API,
+        number=pipeline_number,
+        url=web_url(request, pipeline_number),
+        status=answer.status,
+        id=text(pipeline.get("id")),
+        state=text(pipeline.get("state")),
+    )
+
+
+def sent_parameters(pipeline: Mapping[str, Any]) -> dict[str, Any]:
+    """The pipeline parameters as the API reports them in `trigger_parameters`: at its top
+    level or in a mapping one level down (CircleCI nests some under their source)."""
+    reported = pipeline.get("trigger_parameters")
+    if not isinstance(reported, dict):
+        return {}
+    found: dict[str, Any] = {}
+    for value in reported.values():
+        if isinstance(value, dict):
+            found.update(value)
+    found.update({k: v for k, v in reported.items() if not isinstance(v, dict)})
+    return found
+
+
+def found(
+    payload: object, request: TriggerRequest, how: str, settings: CircleCISettings
+) -> tuple[Fired, ...]:
+    """Pipelines in a pipeline list whose parameters name this job at this revision."""
+    items = payload.get("items") if isinstance(payload, dict) else None
+    matches = []
+    for pipeline in items if isinstance(items, list) else []:
+        if not isinstance(pipeline, dict):
+            continue
+        sent = sent_parameters(pipeline)
+        if (
+            sent.get(settings.job_parameter) == request.job
+            and sent.get(settings.revision_parameter) == request.revision
+        ):
+            pipeline_number = number(pipeline.get("number"))
+            matches.append(
+                Fired(
+                    api=API,
+                    number=pipeline_number,
+                    url=web_url(request, pipeline_number),
+                    id=text(pipeline.get("id")),
+                    state=text(pipeline.get("state")),
+                    how=how,
+                )
+            )
+    return tuple(matches)
+
+
+def pipeline_url(request: TriggerRequest, fired: Fired) -> str:
+    return f"{request.base}/pipeline/{quote(fired.id or '', safe='')}"
+
+
+def moved_on(answer: Answer, request: TriggerRequest, fired: Fired) -> str | None:
+    """A loud warning when the pipeline's head is not the revision the gate decided on."""
+    pipeline = answer.payload if isinstance(answer.payload, dict) else {}
+    vcs = pipeline.get("vcs") if isinstance(pipeline.get("vcs"), dict) else {}
+    revision = text(vcs.get("revision")) if isinstance(vcs, dict) else None
+    if revision is None or revision == request.revision:
+        return None
+    ref = f"branch {request.branch}" if request.branch else f"tag {request.tag}"
+    return (
+        f"the {ref} has moved on: {fired.label} runs at {revision}, not {request.revision}; "
+        "the deploy job must check out the revision parameter, not the branch head"
+    )
+
+
+def workflows_url(request: TriggerRequest, fired: Fired) -> str:
+    return f"{pipeline_url(request, fired)}/workflow"
+
+
+def progress(answer: Answer) -> Progress:
+    """All the pipeline's workflows together: failed as soon as one fails."""
+    items = answer.payload.get("items") if isinstance(answer.payload, dict) else None
+    statuses = [
+        (text(item.get("name")) or "workflow", text(item.get("status")) or "unknown")
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, dict)
+    ]
+    if not statuses:
+        return Progress("no workflow yet", done=False, ok=False)
+    shown = ", ".join(f"{name} {status.replace('_', ' ')}" for name, status in statuses)
+    if any(status in FAILED for _, status in statuses):
+        return Progress(shown, done=True, ok=False)
+    if all(status == "success" for _, status in statuses):
+        return Progress(shown, done=True, ok=True)
+    return Progress(shown, done=False, ok=False)
+
+
+def job_url(api_url: str, slug: str, build_num: str) -> str:
+    return f"{api_url.rstrip('/')}/api/v2/project/{_path(slug)}/job/{quote(build_num, safe='')}"

@@ -1,0 +1,73 @@
+"""`--wait`: follow a fired build or pipeline to its end, so the step's exit code is the
+deploy's. Polls back off from 2 s to 30 s; each state change is shown once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ci_deploy_gate import api_v1, api_v2
+from ci_deploy_gate.circleci import Fired, Progress, TriggerRequest, refusal
+from ci_deploy_gate.retry import Clock
+
+if TYPE_CHECKING:
+    from ci_deploy_gate.transport import Client
+
+DEFAULT_WAIT_TIMEOUT = 1800.0
+FIRST_POLL = 2.0
+LONGEST_POLL = 30.0
+
+
+def poll(
+    check: Callable[[], Progress],
+    *,
+    timeout: float,
+    clock: Clock,
+    show: Callable[[str], None],
+    label: str,
+) -> Progress | None:
+    """Call `check` until it is done; None when `timeout` seconds pass first."""
+    started = clock.now()
+    delay = FIRST_POLL
+    shown = None
+    while True:
+        progress = check()
+        if progress.state != shown:
+            show(f"{label}: {progress.state}")
+            shown = progress.state
+        if progress.done:
+            return progress
+        left = timeout - (clock.now() - started)
+        if left <= 0:
+            return None
+        clock.sleep(min(delay, left))
+        delay = min(delay * 1.5, LONGEST_POLL)
+
+
+def follow(
+    client: Client,
+    request: TriggerRequest,
+    fired: Fired,
+    *,
+    timeout: float,
+    show: Callable[[str], None],
+) -> Fired:
+    """The fired build with its `result`: success, a failure's name, or `timed out`."""
+    if request.api == api_v1.API:
+        url = api_v1.status_url(request, fired)
+        read: Callable[..., Progress] = api_v1.progress
+    else:
+        url = api_v2.workflows_url(request, fired)
+        read = api_v2.progress
+
+    def check() -> Progress:
+        answer = client.get(url)
+        if not answer.ok:
+            raise refusal("GET", url, answer, client.token.name, api=request.api)
+        return read(answer)
+
+    label = f"{request.job} {fired.label}"
+    final = poll(check, timeout=timeout, clock=client.clock, show=show, label=label)
+    if final is None:
+        return fired._replace(result=f"timed out after {timeout:g}s")
+    return fired._replace(result="success" if final.ok else final.state)

@@ -1,0 +1,87 @@
+"""Wait for the other parallel nodes before firing: what the deprecated `deploy` step did.
+
+Node 0 reads its own job through API v2 (`parallel_runs`, one status per node) and fires
+only once every other node has passed. A failed node, or the wait running out, stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ci_deploy_gate.circleci import Progress, refusal, text
+from ci_deploy_gate.errors import ApiError, DeployFailed
+from ci_deploy_gate.follow import poll
+
+if TYPE_CHECKING:
+    from ci_deploy_gate.node import Node
+    from ci_deploy_gate.transport import Answer, Client
+
+# A node that ended any other way than `success` has failed the job.
+ENDED_BADLY = frozenset(
+    {
+        "failed",
+        "infrastructure_fail",
+        "timedout",
+        "canceled",
+        "not_run",
+        "terminated-unknown",
+        "unauthorized",
+        "error",
+    }
+)
+
+
+def runs(answer: Answer) -> dict[int, str]:
+    job = answer.payload if isinstance(answer.payload, dict) else {}
+    found = job.get("parallel_runs")
+    return {
+        run["index"]: text(run.get("status")) or "unknown"
+        for run in (found if isinstance(found, list) else [])
+        if isinstance(run, dict) and isinstance(run.get("index"), int)
+    }
+
+
+def wait_for_siblings(
+    client: Client,
+    url: str,
+    node: Node,
+    *,
+    timeout: float,
+    show: Callable[[str], None],
+) -> None:
+    """Returns when every other node passed; DeployFailed when one failed or time ran out."""
+    others = [index for index in range(node.total) if index != node.index]
+    failed: list[tuple[int, str]] = []
+
+    def check() -> Progress:
+        answer = client.get(url)
+        if not answer.ok:
+            raise refusal("GET", url, answer, client.token.name, api="v2")
+        statuses = runs(answer)
+        failed[:] = [(i, statuses[i]) for i in others if statuses.get(i) in ENDED_BADLY]
+        waiting = [i for i in others if statuses.get(i) != "success"]
+        if failed:
+            return Progress(_nodes(failed), done=True, ok=False)
+        if not waiting:
+            return Progress(f"all {len(others)} other nodes passed", done=True, ok=True)
+        return Progress(
+            f"waiting for {_nodes([(i, statuses.get(i, 'not started')) for i in waiting])}",
+            done=False,
+            ok=False,
+        )
+
+    try:
+        final = poll(check, timeout=timeout, clock=client.clock, show=show, label="nodes")
+    except ApiError as exc:
+        raise ApiError(f"cannot tell whether the other nodes passed, not firing: {exc}") from None
+    if final is None:
+        raise DeployFailed(
+            f"the other nodes did not all pass within {timeout:g}s (--wait-timeout): not firing"
+        )
+    if failed:
+        raise DeployFailed(f"{_nodes(failed)} of {node.total}: not firing")
+
+
+def _nodes(pairs: list[tuple[int, str]]) -> str:
+    return ", ".join(f"node {index} {status.replace('_', ' ')}" for index, status in pairs)

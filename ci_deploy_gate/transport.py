@@ -1,0 +1,226 @@
+"""One exchange with CircleCI, tried again only when that cannot fire a deploy twice.
+
+A GET is retried on every transient failure. A POST is retried freely only when CircleCI
+cannot have acted on it (the connection never opened, or 429). After a timeout, a dropped
+connection or a 5xx the outcome is unknown: the caller's `recheck` looks for what the
+POST would have created before another attempt is made, and a found build ends the loop.
+requests is imported here, and this module only on paths that talk to CircleCI.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple, TypeVar, Union
+
+from ci_deploy_gate import __version__
+from ci_deploy_gate.credentials import MASK, Token
+from ci_deploy_gate.errors import ApiError
+from ci_deploy_gate.retry import RETRY_STATUSES, Clock, Policy, delay_before, retry_after
+
+USER_AGENT = f"ci-deploy-gate/{__version__}"
+TOKEN_HEADER = "Circle-Token"  # the spec's security scheme; never a URL parameter
+# v1.1 answers EDN unless asked for JSON; v2 ignores a body without Content-Type.
+BASE_HEADERS = (("Accept", "application/json"), ("Content-Type", "application/json"))
+SHOWN_HEADERS = (*BASE_HEADERS, (TOKEN_HEADER, MASK))
+MIN_TIMEOUT = 1.0
+
+T = TypeVar("T")
+
+
+class Request(NamedTuple):
+    method: str
+    url: str
+    body: Mapping[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "url": self.url,
+            "body": None if self.body is None else dict(self.body),
+        }
+
+
+class Answer(NamedTuple):
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    payload: object  # the JSON body, or None
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class Lost(NamedTuple):
+    """No answer. `sent` False: the connection never opened, so CircleCI saw nothing."""
+
+    sent: bool
+    cause: str
+
+
+Recheck = Callable[[], Union[T, None]]
+
+
+class Client:
+    """A requests session holding the token, the retry policy and the --verbose log."""
+
+    def __init__(
+        self,
+        token: Token,
+        policy: Policy,
+        *,
+        log: Callable[[str], None] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        import requests
+
+        self.token = token
+        self.policy = policy
+        self.log = log
+        self.clock = clock or Clock()
+        self.session = requests.Session()
+        self.session.headers.update(
+            {**dict(BASE_HEADERS), "User-Agent": USER_AGENT, TOKEN_HEADER: token.reveal()}
+        )
+
+    def get(self, url: str) -> Answer:
+        """Retried on every transient failure; the last answer when retries run out."""
+        answer: Answer | None = self.call(Request("GET", url))
+        assert answer is not None  # no recheck: call never returns None
+        return answer
+
+    def call(self, request: Request, *, recheck: Recheck[T] | None = None) -> Answer | T:
+        """The first final answer, or what `recheck` found after an unknown outcome.
+
+        Raises ApiError when no answer came back at all."""
+        policy, clock = self.policy, self.clock
+        started = clock.now()
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = policy.deadline - (clock.now() - started)
+            outcome = self._attempt(request, attempt, remaining)
+            if isinstance(outcome, Answer) and outcome.status not in RETRY_STATUSES:
+                return outcome
+            unknown = request.method != "GET" and (
+                (isinstance(outcome, Lost) and outcome.sent)
+                or (isinstance(outcome, Answer) and outcome.status != 429)
+            )
+            asked = (
+                retry_after(outcome.headers.get("Retry-After"))
+                if isinstance(outcome, Answer)
+                else None
+            )
+            delay, why = delay_before(policy, attempt, clock, asked)
+            left = policy.deadline - (clock.now() - started)
+            last = attempt >= policy.attempts or delay >= left
+            if unknown and recheck is None:
+                last = True  # nothing can tell whether it worked: do not risk a second one
+            if not last:
+                self._note(f"  waiting {delay:.1f}s before attempt {attempt + 1} ({why})")
+                clock.sleep(delay)
+            if unknown and recheck is not None:
+                found = recheck()
+                if found is not None:
+                    return found
+            if last:
+                return self._give_up(request, outcome, attempt, unknown, delay, left)
+
+    def _give_up(
+        self,
+        request: Request,
+        outcome: Answer | Lost,
+        attempts: int,
+        unknown: bool,
+        delay: float,
+        left: float,
+    ) -> Answer:
+        if isinstance(outcome, Answer):
+            return outcome  # the caller words CircleCI's refusal, with its hints
+        tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+        limit = (
+            f" (the next wait, {delay:.0f}s, would pass circleci.deadline)"
+            if delay >= left and attempts < self.policy.attempts
+            else ""
+        )
+        where = f"{request.method} {request.url}"
+        if not unknown:
+            raise ApiError(
+                f"{where}: could not reach CircleCI in {tries}{limit}, nothing was sent: "
+                f"{outcome.cause}"
+            )
+        raise ApiError(
+            f"{where}: sent, but no answer came back in {tries}{limit}: {outcome.cause}; "
+            "no build for it was found, but CircleCI may still have created one: "
+            "look at the project's builds before running the gate again"
+        )
+
+    def _attempt(self, request: Request, attempt: int, remaining: float) -> Answer | Lost:
+        import requests
+
+        policy = self.policy
+        budget = max(remaining, MIN_TIMEOUT)
+        timeout = (min(policy.connect_timeout, budget), min(policy.read_timeout, budget))
+        started = self.clock.now()
+        label = f"{request.method} {request.url} (attempt {attempt}/{policy.attempts})"
+        try:
+            response = self.session.request(
+                request.method,
+                request.url,
+                data=None if request.body is None else json.dumps(request.body),
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            lost = Lost(sent=not _never_connected(exc), cause=_cause(exc))
+            self._note(f"{label} -> no answer: {lost.cause}")
+            return lost
+        elapsed = self.clock.now() - started
+        self._note(f"{label} -> {response.status_code} {response.reason} ({elapsed:.2f}s)")
+        return Answer(
+            status=response.status_code,
+            reason=response.reason or "",
+            headers=dict(response.headers),
+            payload=parse_json(response.text),
+            text=response.text,
+        )
+
+    def _note(self, line: str) -> None:
+        if self.log is not None:
+            self.log(line)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def parse_json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """requests wraps urllib3 wraps the socket error: walk down to the root."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        reason = getattr(seen, "reason", None)
+        first = seen.args[0] if seen.args else None
+        seen = next(
+            (e for e in (reason, seen.__cause__, first) if isinstance(e, BaseException)), None
+        )
+
+
+def _never_connected(exc: BaseException) -> bool:
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    return any(isinstance(e, (ConnectTimeoutError, NewConnectionError)) for e in _chain(exc))
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason (refused, unknown name), not urllib3's nested wrappers."""
+    *_, root = _chain(exc)
+    return str(root) or type(root).__name__
