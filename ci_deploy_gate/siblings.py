@@ -80,7 +80,7 @@ def wait_for_siblings(
             f"the other nodes did not all pass within {timeout:g}s (--wait-timeout): not firing"
         )
     if failed:
-        raise DeployFailed(f"{_nodes(failed)} of {node.total}: not firing")
+        raise DeployFailed(f"{_nodes(failed)} (of {node.total} nodes): not firing")
 
 
 def _nodes(pairs: list[tuple[int, str]]) -> str:

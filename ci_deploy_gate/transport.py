@@ -208,9 +208,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
     while seen is not None:
         yield seen
         reason = getattr(seen, "reason", None)
-        first = seen.args[0] if seen.args else None
         seen = next(
-            (e for e in (reason, seen.__cause__, first) if isinstance(e, BaseException)), None
+            (e for e in (reason, seen.__cause__, *seen.args) if isinstance(e, BaseException)),
+            None,
         )
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from ci_deploy_gate.retry import Clock
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "circleci"
 SHA = "4abf27c499581fceaa1a3d2903d99a9e4262c920"
@@ -110,3 +112,24 @@ def fake() -> Iterator[Any]:
     from tests.fake_circleci import serve
 
     yield from serve()
+
+
+class FakeTime:
+    """Waits move this clock on instead of sleeping; jitter always takes the full span."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> Clock:
+        return Clock(now=lambda: self.now, sleep=self.sleep, random=lambda: 1.0)
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    """Waits advance this clock instead of sleeping."""
+    return FakeTime()

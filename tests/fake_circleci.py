@@ -36,6 +36,9 @@ MESSAGES = {
 }
 
 
+SHORT_VCS = {"github": "gh", "bitbucket": "bb"}
+
+
 class Seen(NamedTuple):
     method: str
     path: str  # raw, percent-encoded as sent
@@ -85,15 +88,15 @@ class FakeCircleCI:
     # --- the API ---------------------------------------------------------------------
 
     def _create_build(self, path: list[str], body: dict[str, Any]) -> dict[str, Any]:
-        vcs, org, repo = path[3:6]
+        vcs, org, repo = path[4:7]
         number = 3925 + len(self.builds)
         build = copy.deepcopy(self.build_template)
         build.update(
             build_num=number,
-            build_url=f"https://circleci.com/{vcs[:2]}/{org}/{repo}/{number}",
+            build_url=f"https://circleci.com/{SHORT_VCS[vcs]}/{org}/{repo}/{number}",
             build_parameters=body.get("build_parameters"),
             vcs_revision=body.get("revision"),
-            branch=unquote(path[7]) if len(path) > 7 else None,
+            branch=unquote(path[8]) if len(path) > 8 else None,
             vcs_tag=body.get("tag"),
             lifecycle="queued",
             outcome=None,
@@ -141,7 +144,7 @@ class FakeCircleCI:
         if method == "POST":
             build = self._create_build(path, body)
             return 201, build, {**self.created_headers, "Location": build["build_url"]}
-        if len(path) == 8 and path[7].isdigit():
+        if len(path) == 8 and path[7].isdigit():  # /api/v1.1/project/vcs/org/repo/N
             build = next(b for b in self.builds if b["build_num"] == int(path[7]))
             state = self._next(self.build_states)
             if state is not None:
@@ -195,7 +198,9 @@ class FakeCircleCI:
             return 201, created, {}
         branch = query.get("branch", [None])[0]
         items = [
-            p for p in reversed(self.pipelines) if branch is None or p["vcs"].get("branch") == branch
+            p
+            for p in reversed(self.pipelines)
+            if branch is None or p["vcs"].get("branch") == branch
         ]
         return 200, {"items": items[:20], "next_page_token": None}, {}
 

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import time
 from typing import Any
 
 import pytest

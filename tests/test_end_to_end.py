@@ -9,54 +9,26 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from tests.conftest import (
-    CREATED,
     RELEASE_RULES,
     ROOT,
     SHA,
     TOKEN,
     circle_env,
-    recorded,
     run_gate,
     write,
 )
+from tests.fake_circleci import FakeCircleCI
 
 ALL_OUTPUT: list[str] = []  # every byte any run printed or wrote, scanned for the token at the end
 
 
-class Api:
-    """The loopback CircleCI: answers triggers like the recorded 201, keeps raw request paths."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
-        exchange = recorded(CREATED)["http_interactions"][0]["response"]
-        self.body = exchange["body"]["string"]
-        self.headers = {k: v[0] for k, v in exchange["headers"].items() if k != "Content-Length"}
-        self.status = 201
-        server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
-
-    def handle(self, request: Request) -> Response:
-        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path
-        self.requests.append(
-            (request.method, raw, json.loads(request.get_data() or b"{}"), dict(request.headers))
-        )
-        return Response(self.body, status=self.status, headers=self.headers)
-
-    @property
-    def url(self) -> str:
-        return self.server.url_for("").rstrip("/")
-
-
 @pytest.fixture
-def api(httpserver: HTTPServer) -> Api:
-    return Api(httpserver)
+def api(fake: FakeCircleCI) -> FakeCircleCI:
+    return fake
 
 
 def gate(
@@ -72,17 +44,17 @@ def gate(
     return result
 
 
-def test_release_push_fires_one_pinned_deploy(tmp_path: Path, api: Api) -> None:
+def test_release_push_fires_one_pinned_deploy(tmp_path: Path, api: FakeCircleCI) -> None:
     result = gate(tmp_path, "--api-url", api.url)
     assert result.returncode == 0, result.stderr
-    assert [(m, p, b) for m, p, b, _ in api.requests] == [
+    assert [(m, p, b) for m, p, b, _ in api.posts()] == [
         (
             "POST",
             "/api/v1.1/project/github/acme/shop/tree/release",
             {"revision": SHA, "build_parameters": {"CIRCLE_JOB": "deploy_docker"}},
         )
     ]
-    headers = api.requests[0][3]
+    headers = api.posts()[0].headers
     assert headers["Circle-Token"] == TOKEN
     assert headers["Accept"] == "application/json"
     assert result.stdout.splitlines() == [
@@ -91,17 +63,17 @@ def test_release_push_fires_one_pinned_deploy(tmp_path: Path, api: Api) -> None:
         "    [x] branch is release  (branch: 'release')",
         "    [x] not pull_request  (pull_request: false)",
         f"  deploy_docker (rule production) at {SHA}:",
-        "    build #3925 https://circleci.com/gh/mtchavez/circleci/3925",
+        "    build #3925 https://circleci.com/gh/acme/shop/3925",
     ]
 
 
-def test_parallel_nodes_fire_once_in_total(tmp_path: Path, api: Api) -> None:
+def test_parallel_nodes_fire_once_in_total(tmp_path: Path, api: FakeCircleCI) -> None:
     outputs = [
         gate(tmp_path, "--api-url", api.url, CIRCLE_NODE_INDEX=str(i), CIRCLE_NODE_TOTAL="4")
         for i in range(4)
     ]
     assert [r.returncode for r in outputs] == [0, 0, 0, 0]
-    assert len(api.requests) == 1
+    assert len(api.posts()) == 1
     assert [r.stdout.strip() for r in outputs[1:]] == [
         f"skipped: node {i} of 4, only node 0 fires" for i in (1, 2, 3)
     ]
@@ -134,7 +106,7 @@ def test_node_skip_reports_json(tmp_path: Path, spelling: list[str]) -> None:
     assert result.stderr == "skipped: node 2 of 3, only node 0 fires\n"
 
 
-def test_node_from_set_is_guarded_too(tmp_path: Path, api: Api) -> None:
+def test_node_from_set_is_guarded_too(tmp_path: Path, api: FakeCircleCI) -> None:
     result = gate(
         tmp_path, "--api-url", api.url, "--set", "CIRCLE_NODE_INDEX=1", CIRCLE_NODE_TOTAL="2"
     )
@@ -142,13 +114,13 @@ def test_node_from_set_is_guarded_too(tmp_path: Path, api: Api) -> None:
     assert api.requests == []
 
 
-def test_tag_build_fires_with_the_tag(tmp_path: Path, api: Api) -> None:
+def test_tag_build_fires_with_the_tag(tmp_path: Path, api: FakeCircleCI) -> None:
     rules = "rules:\n  - {name: release, if: 'tag matches /v[0-9.]+/', trigger: deploy_prod}\n"
     result = gate(
         tmp_path, "--api-url", api.url, rules=rules, CIRCLE_BRANCH="", CIRCLE_TAG="v1.4.2"
     )
     assert result.returncode == 0, result.stderr
-    assert [(p, b) for _, p, b, _ in api.requests] == [
+    assert [(p, b) for _, p, b, _ in api.posts()] == [
         (
             "/api/v1.1/project/github/acme/shop",
             {
@@ -160,16 +132,16 @@ def test_tag_build_fires_with_the_tag(tmp_path: Path, api: Api) -> None:
     ]
 
 
-def test_slash_branch_travels_as_one_segment(tmp_path: Path, api: Api) -> None:
+def test_slash_branch_travels_as_one_segment(tmp_path: Path, api: FakeCircleCI) -> None:
     rules = "rules:\n  - name: hotfix\n    when: {branch: 'hotfix/*'}\n    trigger: deploy_docker\n"
     result = gate(tmp_path, "--api-url", api.url, rules=rules, CIRCLE_BRANCH="hotfix/login")
     assert result.returncode == 0, result.stderr
-    assert [p for _, p, _, _ in api.requests] == [
+    assert [p for _, p, _, _ in api.posts()] == [
         "/api/v1.1/project/github/acme/shop/tree/hotfix%2Flogin"
     ]
 
 
-def test_dry_run_sends_nothing_and_shows_the_request(tmp_path: Path, api: Api) -> None:
+def test_dry_run_sends_nothing_and_shows_the_request(tmp_path: Path, api: FakeCircleCI) -> None:
     result = gate(
         tmp_path, "--api-url", api.url, "--dry-run", CIRCLECI=None, CIRCLE_API_USER_TOKEN=None
     )
@@ -196,7 +168,7 @@ def test_readme_quickstart_dry_run_works() -> None:
     assert result.stdout.startswith("dry-run: rule 'production' matched; nothing sent\n")
 
 
-def test_no_match_skips_and_explains(tmp_path: Path, api: Api) -> None:
+def test_no_match_skips_and_explains(tmp_path: Path, api: FakeCircleCI) -> None:
     result = gate(tmp_path, "--api-url", api.url, CIRCLE_BRANCH="main")
     assert result.returncode == 0
     assert api.requests == []
@@ -208,7 +180,7 @@ def test_no_match_skips_and_explains(tmp_path: Path, api: Api) -> None:
     ]
 
 
-def test_forked_pull_request_does_not_fire(tmp_path: Path, api: Api) -> None:
+def test_forked_pull_request_does_not_fire(tmp_path: Path, api: FakeCircleCI) -> None:
     rules = "rules:\n  - name: any\n    if: branch is pull/12\n    trigger: deploy_docker\n"
     result = gate(
         tmp_path,
@@ -228,7 +200,7 @@ def test_forked_pull_request_does_not_fire(tmp_path: Path, api: Api) -> None:
     assert "forked pull request" in doc["reason"]
 
 
-def test_match_all_fires_every_job(tmp_path: Path, api: Api) -> None:
+def test_match_all_fires_every_job(tmp_path: Path, api: FakeCircleCI) -> None:
     rules = """\
 match: all
 rules:
@@ -239,16 +211,16 @@ rules:
 """
     result = gate(tmp_path, "--api-url", api.url, "--json", rules=rules)
     assert result.returncode == 0, result.stderr
-    assert [b["build_parameters"] for _, _, b, _ in api.requests] == [
+    assert [b["build_parameters"] for _, _, b, _ in api.posts()] == [
         {"CIRCLE_JOB": "deploy_docker"},
         {"CIRCLE_JOB": "deploy_docs", "SITE": "docs.acme.test"},
     ]
     doc = json.loads(result.stdout)
     assert doc["decision"] == "triggered"
-    assert [t["response"]["build_num"] for t in doc["triggers"]] == [3925, 3925]
+    assert [t["response"]["build_num"] for t in doc["triggers"]] == [3925, 3926]
 
 
-def test_json_report_of_a_trigger(tmp_path: Path, api: Api) -> None:
+def test_json_report_of_a_trigger(tmp_path: Path, api: FakeCircleCI) -> None:
     result = gate(tmp_path, "--api-url", api.url, "--json", "--report", "r.json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -275,17 +247,26 @@ def test_json_report_of_a_trigger(tmp_path: Path, api: Api) -> None:
                 "revision": SHA,
                 "branch": "release",
                 "tag": None,
+                "api": "v1.1",
                 "request": {
                     "method": "POST",
                     "url": f"{api.url}/api/v1.1/project/github/acme/shop/tree/release",
                     "body": {"revision": SHA, "build_parameters": {"CIRCLE_JOB": "deploy_docker"}},
                 },
                 "response": {
+                    "api": "v1.1",
+                    "how": "fired",
                     "status": 201,
                     "build_num": 3925,
-                    "build_url": "https://circleci.com/gh/mtchavez/circleci/3925",
+                    "build_url": "https://circleci.com/gh/acme/shop/3925",
                     "lifecycle": "queued",
+                    "pipeline_number": None,
+                    "pipeline_id": None,
+                    "pipeline_url": None,
+                    "state": "queued",
                     "deprecation": None,
+                    "warnings": [],
+                    "result": None,
                 },
             }
         ],
@@ -293,7 +274,7 @@ def test_json_report_of_a_trigger(tmp_path: Path, api: Api) -> None:
     assert result.stderr.startswith("triggered: rule 'production' matched")
 
 
-def test_rules_path_from_environment(tmp_path: Path, api: Api) -> None:
+def test_rules_path_from_environment(tmp_path: Path, api: FakeCircleCI) -> None:
     write(tmp_path / "elsewhere.yml", RELEASE_RULES.replace("release and", "main and"))
     result = gate(
         tmp_path,
@@ -308,7 +289,7 @@ def test_rules_path_from_environment(tmp_path: Path, api: Api) -> None:
     assert result.stdout.startswith("dry-run: rule 'production' matched")
 
 
-def test_api_url_flag_beats_environment_beats_file(tmp_path: Path, api: Api) -> None:
+def test_api_url_flag_beats_environment_beats_file(tmp_path: Path, api: FakeCircleCI) -> None:
     rules = "circleci: {url: 'https://file.example'}\n" + RELEASE_RULES
     by_file = gate(tmp_path, "--dry-run", "--json", rules=rules)
     by_env = gate(
@@ -330,22 +311,23 @@ def test_api_url_flag_beats_environment_beats_file(tmp_path: Path, api: Api) -> 
     assert hosts == ["https://file.example", "https://env.example", "https://flag.example"]
 
 
-def test_verbose_logs_the_exchange_without_the_token(tmp_path: Path, api: Api) -> None:
+def test_verbose_logs_the_exchange_without_the_token(tmp_path: Path, api: FakeCircleCI) -> None:
     result = gate(tmp_path, "--api-url", api.url, "--verbose")
     assert result.returncode == 0
+    url = re.escape(f"{api.url}/api/v1.1/project/github/acme/shop/tree/release")
     assert re.fullmatch(
-        rf"POST {re.escape(api.url)}/api/v1\.1/project/github/acme/shop/tree/release -> 201 "
-        r"\(\d+\.\d\ds\)\n",
+        rf"GET {url}\?limit=100 \(attempt 1/4\) -> 200 OK \(\d+\.\d\ds\)\n"
+        rf"POST {url} \(attempt 1/4\) -> 201 Created \(\d+\.\d\ds\)\n",
         result.stderr,
     )
 
 
-def test_sunset_header_is_reported(tmp_path: Path, api: Api) -> None:
-    api.headers["Sunset"] = "Mon, 01 Feb 2027 00:00:00 GMT"
+def test_sunset_header_is_reported(tmp_path: Path, api: FakeCircleCI) -> None:
+    api.extra_headers["Sunset"] = "Mon, 01 Feb 2027 00:00:00 GMT"
     result = gate(tmp_path, "--api-url", api.url)
     assert result.stdout.splitlines()[-1] == (
         "    warning: CircleCI retires this endpoint on Mon, 01 Feb 2027 00:00:00 GMT; "
-        "plan the move to API v2"
+        "set circleci.api: v2"
     )
 
 
@@ -436,7 +418,7 @@ def _closed_port() -> int:
 )
 def test_configuration_errors(
     tmp_path: Path,
-    api: Api,
+    api: FakeCircleCI,
     args: list[str],
     rules: str | None,
     env: dict[str, str | None],
@@ -457,20 +439,20 @@ def test_configuration_errors(
     )
 
 
-def test_api_refusal_exits_1_with_circlecis_message(tmp_path: Path, api: Api) -> None:
-    api.status, api.body = 401, '{"message": "You must log in first."}'
+def test_api_refusal_exits_1_with_circlecis_message(tmp_path: Path, api: FakeCircleCI) -> None:
+    api.faults = ["401"]
     result = gate(tmp_path, "--api-url", api.url, "--json")
     assert result.returncode == 1
     assert result.stderr == (
         f"ci-deploy-gate: failed: POST {api.url}/api/v1.1/project/github/acme/shop/tree/release: "
-        "CircleCI answered 401 UNAUTHORIZED: You must log in first. (the token in "
+        "CircleCI answered 401 Unauthorized: You must log in first. (the token in "
         "CIRCLE_API_USER_TOKEN was not accepted: it needs a personal API token)\n"
     )
     doc = json.loads(result.stdout)
     assert doc["decision"] == "failed"
     assert doc["rule"] == "production"
     assert doc["triggers"][0]["response"] is None
-    assert len(api.requests) == 1
+    assert len(api.posts()) == 1  # a refusal is final: no retry
 
 
 def test_unreachable_api_exits_1(tmp_path: Path) -> None:
@@ -478,8 +460,8 @@ def test_unreachable_api_exits_1(tmp_path: Path) -> None:
     result = gate(tmp_path, "--api-url", f"http://127.0.0.1:{port}")
     assert result.returncode == 1
     assert result.stderr.startswith(
-        f"ci-deploy-gate: failed: POST http://127.0.0.1:{port}/api/v1.1/project/github/acme/"
-        "shop/tree/release: could not reach CircleCI (nothing was sent): "
+        f"ci-deploy-gate: failed: GET http://127.0.0.1:{port}/api/v1.1/project/github/acme/"
+        "shop/tree/release?limit=100: could not reach CircleCI in 4 attempts, nothing was sent: "
     )
     assert len(result.stderr.splitlines()) == 1
 
@@ -514,7 +496,7 @@ def _token_never_printed() -> Iterator[None]:
     assert leaks == []
 
 
-def test_token_is_redacted_even_where_a_rule_shows_it(tmp_path: Path, api: Api) -> None:
+def test_token_is_redacted_even_where_a_rule_shows_it(tmp_path: Path, api: FakeCircleCI) -> None:
     rules = (
         "rules:\n  - name: p\n    if: env.CIRCLE_API_USER_TOKEN is x or branch is release\n"
         "    trigger: d\n"

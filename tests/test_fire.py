@@ -1,0 +1,253 @@
+"""Retries and exactly-once firing against a loopback CircleCI that injects faults.
+
+The clock is a value (`retry.Clock`): waits advance it instead of sleeping, so a test
+can ask "did the gate wait what Retry-After said?" without waiting. HTTP is real.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from ci_deploy_gate.circleci import TriggerRequest, build_trigger
+from ci_deploy_gate.context import build_context
+from ci_deploy_gate.credentials import Token
+from ci_deploy_gate.errors import ApiError
+from ci_deploy_gate.fire import fire
+from ci_deploy_gate.retry import Clock, Policy, backoff, retry_after
+from ci_deploy_gate.rules import CircleCISettings, Trigger
+from ci_deploy_gate.transport import Client
+from tests.conftest import SHA, TOKEN, FakeTime, circle_env
+from tests.fake_circleci import FakeCircleCI
+
+V1 = CircleCISettings()
+V2 = CircleCISettings(api="v2")
+
+
+def client(
+    fake_time: FakeTime, read_timeout: float = 30.0, log: list[str] | None = None, **policy: Any
+) -> Client:
+    return Client(
+        Token(TOKEN, "CIRCLE_API_USER_TOKEN"),
+        Policy(read_timeout=read_timeout, **policy),
+        log=None if log is None else log.append,
+        clock=fake_time.clock(),
+    )
+
+
+def request(url: str, settings: CircleCISettings = V1, **env: str | None) -> TriggerRequest:
+    return build_trigger(
+        api_url=url,
+        context=build_context(circle_env(**env)),
+        rule="production",
+        trigger=Trigger("deploy_docker", ()),
+        settings=settings,
+    )
+
+
+def posts(fake: FakeCircleCI) -> int:
+    return len(fake.posts())
+
+
+# --- retries -------------------------------------------------------------------------
+
+
+def test_500_twice_then_created_fires_one_build(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    fake.faults = ["500", "500"]
+    fired = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (fired.number, fired.how, fired.status) == (3925, "fired", 201)
+    assert (posts(fake), len(fake.builds)) == (3, 1)
+    assert fake_time.waits == [1.0, 2.0]  # full jitter's upper bound, doubling
+
+
+def test_lasting_500_gives_up_with_circlecis_message(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fake.faults = ["500"] * 4
+    target = request(fake.url)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, V1, force=False)
+    assert str(caught.value) == (
+        f"POST {target.url}: CircleCI answered 500 Internal Server Error: An internal server "
+        "error occurred. (v1.1 job triggers fail this way on `version: 2.1` configs; "
+        "set circleci.api: v2 to use pipeline triggers)"
+    )
+    assert (posts(fake), len(fake.builds)) == (4, 0)
+    # before the first attempt, and after each unknown outcome: is there a build already?
+    assert [seen.method for seen in fake.requests].count("GET") == 5
+
+
+def test_429_waits_what_retry_after_says(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    fake.faults = ["429:7"]
+    log: list[str] = []
+    fired = fire(client(fake_time, log=log), request(fake.url), V1, force=False)
+    assert (fired.number, posts(fake), len(fake.builds)) == (3925, 2, 1)
+    assert fake_time.waits == [7.0]
+    assert "  waiting 7.0s before attempt 2 (CircleCI asked for 7s (Retry-After))" in log
+    # 429 means CircleCI did not act on it: no lookup is needed before trying again
+    assert [seen.method for seen in fake.requests] == ["GET", "POST", "POST"]
+
+
+def test_retry_after_past_the_deadline_gives_up_at_once(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fake.faults = ["429:120"]
+    with pytest.raises(ApiError, match="answered 429 Too Many Requests: error"):
+        fire(client(fake_time, deadline=60), request(fake.url), V1, force=False)
+    assert (posts(fake), fake_time.waits) == (1, [])
+
+
+def test_400_401_404_are_final(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    for status, words in (
+        (400, "Unexpected argument(s): branchh (CircleCI rejected the request body)"),
+        (401, "You must log in first. (the token in CIRCLE_API_USER_TOKEN was not accepted"),
+        (404, "Not Found (CircleCI knows no such project or branch, or the token in"),
+    ):
+        fake.faults = [str(status)]
+        before = posts(fake)
+        with pytest.raises(ApiError) as caught:
+            fire(client(fake_time), request(fake.url), V1, force=False)
+        assert words in str(caught.value)
+        assert TOKEN not in str(caught.value)
+        assert posts(fake) == before + 1
+    assert (fake.builds, fake_time.waits) == ([], [])
+
+
+def test_unreachable_host_is_retried_then_says_nothing_was_sent(fake_time: FakeTime) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    target = request(f"http://127.0.0.1:{port}")
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, V1, force=False)
+    message = str(caught.value)
+    assert message.startswith(
+        f"GET {target.lookup_url}: could not reach CircleCI in 4 attempts, nothing was sent: "
+    )
+    assert "refused" in message.lower()
+    assert fake_time.waits == [1.0, 2.0, 4.0]
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after("3") == 3.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past
+    assert retry_after("soon") is None
+    assert retry_after(None) is None
+
+
+def test_backoff_is_capped() -> None:
+    full = Clock(random=lambda: 1.0)
+    assert [backoff(Policy(), n, full) for n in (1, 2, 3, 6, 9)] == [1, 2, 4, 20, 20]
+    assert backoff(Policy(), 3, Clock(random=lambda: 0.25)) == 1.0
+
+
+# --- exactly once --------------------------------------------------------------------
+
+
+def test_connection_cut_after_create_finds_the_build(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fake.faults = ["drop-after-create"]
+    fired = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (fired.number, fired.how, fired.status) == (3925, "recovered", None)
+    assert (posts(fake), len(fake.builds)) == (1, 1)
+
+
+def test_read_timeout_after_create_finds_the_build(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    fake.faults = ["slow-after-create:1.5"]
+    fired = fire(client(fake_time, read_timeout=0.3), request(fake.url), V1, force=False)
+    assert (fired.number, fired.how) == (3925, "recovered")
+    assert (posts(fake), len(fake.builds)) == (1, 1)
+
+
+def test_500_after_create_finds_the_build(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    fake.faults = ["500-after-create"]
+    fired = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (fired.how, posts(fake), len(fake.builds)) == ("recovered", 1, 1)
+
+
+def test_second_run_finds_the_first_build(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    first = fire(client(fake_time), request(fake.url), V1, force=False)
+    second = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (first.how, second.how) == ("fired", "already-triggered")
+    assert second.number == first.number == 3925
+    assert second.url == "https://circleci.com/gh/acme/shop/3925"
+    assert posts(fake) == 1
+
+
+def test_another_job_or_revision_is_not_the_same_deploy(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fire(client(fake_time), request(fake.url), V1, force=False)
+    other = fire(client(fake_time), request(fake.url, CIRCLE_SHA1="0" * 40), V1, force=False)
+    assert (other.how, posts(fake)) == ("fired", 2)
+
+
+def test_force_fires_again_and_never_mistakes_the_old_build(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fire(client(fake_time), request(fake.url), V1, force=False)
+    fake.faults = ["500"]  # unknown outcome: the old build must not be taken for the new one
+    again = fire(client(fake_time), request(fake.url), V1, force=True)
+    assert (again.how, again.number) == ("fired", 3926)
+    assert (posts(fake), len(fake.builds)) == (3, 2)
+
+
+# --- API v2 --------------------------------------------------------------------------
+
+
+def test_v2_fires_a_pipeline_and_reads_it_back(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    fired = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert (fired.api, fired.number, fired.how, fired.state) == ("v2", 700, "fired", "created")
+    assert fired.id == fake.pipelines[0]["id"]
+    assert fired.url == f"{fake.url}/pipelines/github/acme/shop/700"
+    assert fired.warnings == ()
+    ((post),) = fake.posts()
+    assert post.path == "/api/v2/project/gh/acme/shop/pipeline"
+    assert post.headers["Content-Type"] == "application/json"
+    assert post.headers["Circle-Token"] == TOKEN
+    assert post.body == {
+        "branch": "release",
+        "parameters": {"deploy_job": "deploy_docker", "deploy_revision": SHA},
+    }
+    assert fake.requests[-1].path == f"/api/v2/pipeline/{fired.id}"
+
+
+def test_v2_says_loudly_when_the_branch_moved_on(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    fake.head = "f" * 40
+    fired = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert fired.warnings == (
+        f"the branch release has moved on: pipeline #700 runs at {'f' * 40}, not {SHA}; "
+        "the deploy job must check out the revision parameter, not the branch head",
+    )
+
+
+def test_v2_second_run_finds_the_pipeline_by_its_parameters(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    first = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    second = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert (second.how, second.number, second.id) == ("already-triggered", 700, first.id)
+    assert posts(fake) == 1
+
+
+def test_v2_lost_answer_finds_the_pipeline(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    fake.faults = ["drop-after-create"]
+    fired = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert (fired.how, fired.number, posts(fake), len(fake.pipelines)) == (
+        "recovered",
+        700,
+        1,
+        1,
+    )
+
+
+def test_v2_run_endpoint_answering_200_created_nothing(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    settings = V2._replace(definition_id="5b1d7e5e-9a4c-4cde-8f0a-0d2c3b7e9a11")
+    fake.faults = ["200"]
+    with pytest.raises(ApiError, match="CircleCI created no pipeline: error"):
+        fire(client(fake_time), request(fake.url, settings), settings, force=False)
