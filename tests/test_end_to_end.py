@@ -1,5 +1,5 @@
 """`python -m ci_deploy_gate` as a CircleCI step runs it: a subprocess, a real HTTP server
-on loopback standing in for CircleCI, answering with recorded real responses."""
+on loopback standing in for CircleCI, a stateful fake shaped like the recorded real responses."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -505,3 +506,194 @@ def test_token_is_redacted_even_where_a_rule_shows_it(tmp_path: Path, api: FakeC
     assert result.returncode == 0
     doc = json.loads(result.stdout)
     assert doc["rules"][0]["conditions"][0]["actual"] == "***"
+
+
+# --- exactly once, retries, --wait, --wait-for-nodes ----------------------------------
+
+V2_RULES = "circleci: {api: v2}\n" + RELEASE_RULES
+
+
+def test_second_run_says_already_triggered(tmp_path: Path, api: FakeCircleCI) -> None:
+    first = gate(tmp_path, "--api-url", api.url)
+    second = gate(tmp_path, "--api-url", api.url, "--json")
+    assert (first.returncode, second.returncode, len(api.posts())) == (0, 0, 1)
+    assert second.stderr.splitlines()[-1] == (
+        "    already triggered: build #3925 https://circleci.com/gh/acme/shop/3925"
+    )
+    doc = json.loads(second.stdout)
+    assert doc["decision"] == "already-triggered"
+    assert doc["reason"] == (
+        "rule 'production' matched; deploy_docker already triggered (build #3925)"
+    )
+    assert doc["triggers"][0]["response"]["how"] == "already-triggered"
+
+
+def test_force_fires_a_second_build(tmp_path: Path, api: FakeCircleCI) -> None:
+    gate(tmp_path, "--api-url", api.url)
+    forced = gate(tmp_path, "--api-url", api.url, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert (len(api.posts()), len(api.builds)) == (2, 2)
+    assert "    build #3926 https://circleci.com/gh/acme/shop/3926" in forced.stdout
+
+
+def test_500s_then_created_is_one_build(tmp_path: Path, api: FakeCircleCI) -> None:
+    api.faults = ["503", "500"]
+    result = gate(tmp_path, "--api-url", api.url)
+    assert result.returncode == 0, result.stderr
+    assert (len(api.posts()), len(api.builds)) == (3, 1)
+
+
+def test_answer_lost_after_create_is_one_build_and_exit_0(
+    tmp_path: Path, api: FakeCircleCI
+) -> None:
+    api.faults = ["drop-after-create"]
+    result = gate(tmp_path, "--api-url", api.url)
+    assert result.returncode == 0, result.stderr
+    assert (len(api.posts()), len(api.builds)) == (1, 1)
+    assert result.stdout.splitlines()[-1] == (
+        "    build #3925 https://circleci.com/gh/acme/shop/3925 "
+        "(CircleCI's answer was lost; found by looking it up)"
+    )
+
+
+def test_lasting_outage_exits_1_without_a_build(tmp_path: Path, api: FakeCircleCI) -> None:
+    api.faults = ["502"] * 2
+    rules = "circleci: {retries: 2, deadline: 10}\n" + RELEASE_RULES
+    result = gate(tmp_path, "--api-url", api.url, rules=rules)
+    assert result.returncode == 1
+    assert "CircleCI answered 502 Bad Gateway: Bad Gateway (CircleCI kept failing" in result.stderr
+    assert (len(api.posts()), api.builds) == (2, [])
+
+
+def test_v2_pipeline_end_to_end(tmp_path: Path, api: FakeCircleCI) -> None:
+    result = gate(tmp_path, "--api-url", api.url, rules=V2_RULES)
+    assert result.returncode == 0, result.stderr
+    ((post),) = api.posts()
+    assert (post.path, post.body) == (
+        "/api/v2/project/gh/acme/shop/pipeline",
+        {
+            "branch": "release",
+            "parameters": {"deploy_job": "deploy_docker", "deploy_revision": SHA},
+        },
+    )
+    assert result.stdout.splitlines()[-2:] == [
+        f"    pipeline #700 {api.url}/pipelines/github/acme/shop/700",
+        f"    pipeline id {api.pipelines[0]['id']}",
+    ]
+
+
+def test_v2_moved_branch_is_a_loud_warning(tmp_path: Path, api: FakeCircleCI) -> None:
+    api.head = "e" * 40
+    result = gate(tmp_path, "--api-url", api.url, "--json", rules=V2_RULES)
+    assert result.returncode == 0
+    response = json.loads(result.stdout)["triggers"][0]["response"]
+    assert response["warnings"][0].startswith("the branch release has moved on: pipeline #700")
+    assert "    warning: the branch release has moved on" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("rules", "setup", "code", "last"),
+    [
+        (
+            RELEASE_RULES,
+            {"build_states": [("queued", None), ("finished", "success")]},
+            0,
+            "    result: success",
+        ),
+        (
+            RELEASE_RULES,
+            {"build_states": [("running", None), ("finished", "failed")]},
+            1,
+            "ci-deploy-gate: failed: deploy_docker build #3925 failed: "
+            "https://circleci.com/gh/acme/shop/3925",
+        ),
+        (
+            V2_RULES,
+            {"workflow_states": [["running"], ["success"]]},
+            0,
+            "    result: success",
+        ),
+        (
+            V2_RULES,
+            {"workflow_states": [["running"], ["failed"]]},
+            1,
+            "ci-deploy-gate: failed: deploy_docker pipeline #700 deploy failed: "
+            "{url}/pipelines/github/acme/shop/700",
+        ),
+    ],
+)
+def test_wait_follows_the_deploy_to_its_end(
+    tmp_path: Path, api: FakeCircleCI, rules: str, setup: dict[str, Any], code: int, last: str
+) -> None:
+    for name, value in setup.items():
+        setattr(api, name, value)
+    result = gate(tmp_path, "--api-url", api.url, "--wait", rules=rules)
+    assert result.returncode == code, result.stderr
+    output = result.stdout if code == 0 else result.stderr
+    assert output.splitlines()[-1] == last.format(url=api.url)
+    assert len(api.posts()) == 1
+
+
+def test_wait_timeout_exits_1(tmp_path: Path, api: FakeCircleCI) -> None:
+    api.build_states = [("running", None)]
+    result = gate(tmp_path, "--api-url", api.url, "--wait", "--wait-timeout", "1", "--json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert doc["decision"] == "failed"
+    assert doc["triggers"][0]["response"]["result"] == "timed out after 1s"
+    assert "deploy_docker build #3925: running" in result.stderr  # progress, off stdout
+
+
+def test_wait_for_nodes_refuses_when_a_sibling_failed(tmp_path: Path, api: FakeCircleCI) -> None:
+    api.parallel_runs = [["running", "success", "failed"]]
+    result = gate(
+        tmp_path,
+        "--api-url",
+        api.url,
+        "--wait-for-nodes",
+        CIRCLE_NODE_TOTAL="3",
+        CIRCLE_BUILD_NUM="77",
+    )
+    assert result.returncode == 1
+    assert result.stderr == ("ci-deploy-gate: failed: node 2 failed (of 3 nodes): not firing\n")
+    assert api.posts() == []
+    assert api.requests[0].path == "/api/v2/project/gh/acme/shop/job/77"
+
+
+def test_wait_for_nodes_from_the_rules_file(tmp_path: Path, api: FakeCircleCI) -> None:
+    api.parallel_runs = [["running", "running"], ["running", "success"]]
+    rules = "wait_for_nodes: true\n" + RELEASE_RULES
+    result = gate(
+        tmp_path, "--api-url", api.url, rules=rules, CIRCLE_NODE_TOTAL="2", CIRCLE_BUILD_NUM="9"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        "nodes: waiting for node 1 running",
+        "nodes: all 1 other nodes passed",
+    ]
+    assert len(api.posts()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (
+            ["--wait-for-nodes"],
+            {"CIRCLE_NODE_TOTAL": "2"},
+            "error: environment: CIRCLE_BUILD_NUM is not set: waiting for the other nodes needs "
+            "this job's number",
+        ),
+        (
+            ["--wait", "--wait-timeout", "soon"],
+            {},
+            "error: argument --wait-timeout: expected seconds from 1 to 21600, found 'soon'",
+        ),
+    ],
+)
+def test_wait_usage_errors(
+    tmp_path: Path, api: FakeCircleCI, args: list[str], env: dict[str, str], message: str
+) -> None:
+    result = gate(tmp_path, "--api-url", api.url, *args, **env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == f"ci-deploy-gate: {message}"
+    assert api.requests == []
