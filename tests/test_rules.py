@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_deploy_gate.errors import ConfigError
-from ci_deploy_gate.rules import load_rules, parse_rules
+from ci_deploy_gate.rules import CircleCISettings, load_rules, parse_rules
 from tests.conftest import ROOT
 
 
@@ -255,3 +255,102 @@ def test_any_text_loads_or_fails_cleanly(text: str) -> None:
         parse_rules(text, "gate.yml")
     except ConfigError as exc:
         assert str(exc).startswith("gate.yml")
+
+
+# --- API v2, retries, sibling nodes ---------------------------------------------------
+
+
+def test_v2_settings_are_read() -> None:
+    rules_file = parse_rules(
+        """\
+wait_for_nodes: true
+circleci:
+  api: v2
+  project_slug: circleci/5e1a-org/9f2b-project
+  definition_id: 5B1D7E5E-9A4C-4CDE-8F0A-0D2C3B7E9A11
+  job_parameter: job
+  revision_parameter: sha
+  retries: 6
+  deadline: 90
+rules:
+  - name: p
+    if: fork
+    trigger: {job: deploy, parameters: {replicas: 3, canary: true, region: eu-west-1}}
+""",
+        "g.yml",
+    )
+    assert rules_file.wait_for_nodes is True
+    assert rules_file.circleci == CircleCISettings(
+        api="v2",
+        project_slug="circleci/5e1a-org/9f2b-project",
+        definition_id="5B1D7E5E-9A4C-4CDE-8F0A-0D2C3B7E9A11",
+        job_parameter="job",
+        revision_parameter="sha",
+        retries=6,
+        deadline=90.0,
+    )
+    assert rules_file.rules[0].trigger.parameters == (
+        ("replicas", 3),
+        ("canary", True),
+        ("region", "eu-west-1"),
+    )
+
+
+def test_v2_and_retry_settings_are_checked() -> None:
+    text = """\
+wait_for_nodes: yes please
+circleci:
+  api: v3
+  retries: 0
+  deadline: forever
+  project_slug: acme/shop
+  definition_id: not-a-uuid
+rules:
+  - name: p
+    if: fork
+    trigger: d
+"""
+    assert errors_of(text) == [
+        "gate.yml:1: wait_for_nodes: expected true or false, found 'yes please'",
+        "gate.yml:3: circleci.api: expected v1.1 or v2, found 'v3'",
+        "gate.yml:4: circleci.retries: expected a whole number from 1 to 10, found 0",
+        "gate.yml:5: circleci.deadline: expected a number of seconds from 1 to 3600, found 'forever'",
+        "gate.yml:6: circleci.project_slug: expected gh/ORG/REPO, bb/ORG/REPO or "
+        "circleci/ORG-ID/PROJECT-ID, found 'acme/shop'",
+        "gate.yml:6: circleci.project_slug: applies only with api: v2 (set circleci.api: v2)",
+        "gate.yml:7: circleci.definition_id: expected a pipeline definition id (a UUID), "
+        "found 'not-a-uuid'",
+        "gate.yml:7: circleci.definition_id: applies only with api: v2 (set circleci.api: v2)",
+    ]
+
+
+def test_v2_parameters_are_checked() -> None:
+    text = """\
+circleci: {api: v2, job_parameter: job}
+rules:
+  - name: p
+    if: fork
+    trigger:
+      job: d
+      parameters:
+        job: clash
+        deploy_revision: clash
+        9lives: x
+        ok: 1.5
+"""
+    assert errors_of(text) == [
+        "gate.yml:8: rules[0] (p): trigger.parameters: job is set by circleci.job_parameter; "
+        "remove it here",
+        "gate.yml:9: rules[0] (p): trigger.parameters: deploy_revision is set by "
+        "circleci.revision_parameter; remove it here",
+        "gate.yml:10: rules[0] (p): trigger.parameters: '9lives' is not a pipeline parameter name "
+        "(a letter, then letters, digits, _ or -; at most 128)",
+        "gate.yml:11: rules[0] (p): trigger.parameters.ok: expected text, found a number (quote it)",
+    ]
+
+
+def test_the_job_and_revision_need_a_parameter_each() -> None:
+    text = "circleci: {api: v2, job_parameter: x, revision_parameter: x}\nrules: []\n"
+    assert "gate.yml:1: circleci.revision_parameter: 'x' is also the job_parameter" in "\n".join(
+        errors_of(text)
+    )
