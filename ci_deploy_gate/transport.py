@@ -87,9 +87,7 @@ class Client:
 
     def get(self, url: str) -> Answer:
         """Retried on every transient failure; the last answer when retries run out."""
-        answer: Answer | None = self.call(Request("GET", url))
-        assert answer is not None  # no recheck: call never returns None
-        return answer
+        return self.call(Request("GET", url))
 
     def call(self, request: Request, *, recheck: Recheck[T] | None = None) -> Answer | T:
         """The first final answer, or what `recheck` found after an unknown outcome.
@@ -122,39 +120,39 @@ class Client:
                 self._note(f"  waiting {delay:.1f}s before attempt {attempt + 1} ({why})")
                 clock.sleep(delay)
             if unknown and recheck is not None:
+                if last:  # give CircleCI a moment to list what it may have created
+                    clock.sleep(max(0.0, min(delay, left)))
                 found = recheck()
                 if found is not None:
                     return found
             if last:
-                return self._give_up(request, outcome, attempt, unknown, delay, left)
+                reason = (
+                    f" (the next wait, {delay:.0f}s, would pass circleci.deadline)"
+                    if attempt < policy.attempts and delay >= left
+                    else ""
+                )
+                return self._give_up(request, outcome, attempt, reason, looked=recheck is not None)
 
+    @staticmethod
     def _give_up(
-        self,
-        request: Request,
-        outcome: Answer | Lost,
-        attempts: int,
-        unknown: bool,
-        delay: float,
-        left: float,
+        request: Request, outcome: Answer | Lost, attempts: int, reason: str, *, looked: bool
     ) -> Answer:
+        """The last answer, for the caller to word with its hints; ApiError when none came."""
         if isinstance(outcome, Answer):
-            return outcome  # the caller words CircleCI's refusal, with its hints
-        tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
-        limit = (
-            f" (the next wait, {delay:.0f}s, would pass circleci.deadline)"
-            if delay >= left and attempts < self.policy.attempts
-            else ""
-        )
+            return outcome
         where = f"{request.method} {request.url}"
-        if not unknown:
+        tries = f"{attempts} attempt{'s' if attempts > 1 else ''}{reason}"
+        if not outcome.sent:
             raise ApiError(
-                f"{where}: could not reach CircleCI in {tries}{limit}, nothing was sent: "
-                f"{outcome.cause}"
+                f"{where}: could not reach CircleCI in {tries}, nothing was sent: {outcome.cause}"
             )
+        if request.method == "GET":
+            raise ApiError(f"{where}: no answer from CircleCI in {tries}: {outcome.cause}")
+        found = "no build for it was found, but " if looked else ""
         raise ApiError(
-            f"{where}: sent, but no answer came back in {tries}{limit}: {outcome.cause}; "
-            "no build for it was found, but CircleCI may still have created one: "
-            "look at the project's builds before running the gate again"
+            f"{where}: sent, but no answer came back in {tries}: {outcome.cause}; "
+            f"{found}CircleCI may have created one: look at the project's builds before "
+            "running the gate again"
         )
 
     def _attempt(self, request: Request, attempt: int, remaining: float) -> Answer | Lost:

@@ -8,6 +8,7 @@ v2 OpenAPI document. Faults are scripted per trigger POST:
   "429:S"                          answer 429 with Retry-After: S, create nothing
   "drop-after-create"              create the build, then close the connection unanswered
   "slow-after-create:S"            create the build, answer after S seconds
+  "slow:S"                         create nothing, answer 504 after S seconds
   "400", "401", "404"              a final refusal with CircleCI's message
 """
 
@@ -236,7 +237,9 @@ class FakeCircleCI:
                     fake.requests.append(Seen(method, self.path, body, dict(self.headers)))
                     fault = fake.faults.pop(0) if method == "POST" and fake.faults else ""
                     kind, _, value = fault.partition(":")
-                    if kind.isdigit():
+                    if kind == "slow":
+                        status, payload, headers = 504, {"message": MESSAGES[504]}, {}
+                    elif kind.isdigit():
                         status = int(kind)
                         payload: Any = {"message": MESSAGES.get(status, "error")}
                         headers = {"Retry-After": value} if value else {}
@@ -245,7 +248,7 @@ class FakeCircleCI:
                 if kind == "drop-after-create":
                     self.close_connection = True
                     return
-                if kind == "slow-after-create":
+                if kind in ("slow", "slow-after-create"):
                     time.sleep(float(value))
                 if kind == "500-after-create":
                     status, payload = 500, {"message": MESSAGES[500]}

@@ -162,6 +162,23 @@ def test_read_timeout_after_create_finds_the_build(fake: FakeCircleCI, fake_time
     assert (posts(fake), len(fake.builds)) == (1, 1)
 
 
+def test_lost_answers_with_no_build_give_up_without_a_guess(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fake.faults = ["slow:1.5", "slow:1.5"]
+    target = request(fake.url)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time, read_timeout=0.3, attempts=2), target, V1, force=False)
+    message = str(caught.value)
+    assert message.startswith(f"POST {target.url}: sent, but no answer came back in 2 attempts: ")
+    assert message.endswith(
+        "; no build for it was found, but CircleCI may have created one: look at the "
+        "project's builds before running the gate again"
+    )
+    assert (posts(fake), fake.builds) == (2, [])
+    assert [seen.method for seen in fake.requests] == ["GET", "POST", "GET", "POST", "GET"]
+
+
 def test_500_after_create_finds_the_build(fake: FakeCircleCI, fake_time: FakeTime) -> None:
     fake.faults = ["500-after-create"]
     fired = fire(client(fake_time), request(fake.url), V1, force=False)

@@ -314,7 +314,8 @@ rules:
         "gate.yml:1: wait_for_nodes: expected true or false, found 'yes please'",
         "gate.yml:3: circleci.api: expected v1.1 or v2, found 'v3'",
         "gate.yml:4: circleci.retries: expected a whole number from 1 to 10, found 0",
-        "gate.yml:5: circleci.deadline: expected a number of seconds from 1 to 3600, found 'forever'",
+        "gate.yml:5: circleci.deadline: expected a number of seconds from 1 to 3600, "
+        "found 'forever'",
         "gate.yml:6: circleci.project_slug: expected gh/ORG/REPO, bb/ORG/REPO or "
         "circleci/ORG-ID/PROJECT-ID, found 'acme/shop'",
         "gate.yml:6: circleci.project_slug: applies only with api: v2 (set circleci.api: v2)",
@@ -345,7 +346,8 @@ rules:
         "circleci.revision_parameter; remove it here",
         "gate.yml:10: rules[0] (p): trigger.parameters: '9lives' is not a pipeline parameter name "
         "(a letter, then letters, digits, _ or -; at most 128)",
-        "gate.yml:11: rules[0] (p): trigger.parameters.ok: expected text, found a number (quote it)",
+        "gate.yml:11: rules[0] (p): trigger.parameters.ok: expected text, found a number "
+        "(quote it)",
     ]
 
 
