@@ -11,6 +11,7 @@ from urllib.parse import quote
 from ci_deploy_gate.circleci import (
     Fired,
     Progress,
+    Route,
     TriggerRequest,
     deprecation,
     number,
@@ -30,7 +31,7 @@ LOOKUP_LIMIT = 100  # the most v1.1 returns in one page
 PASSED = ("success", "no_tests")
 
 
-def trigger(api_url: str, context: Context, rule: str, trigger: Trigger) -> TriggerRequest:
+def route(api_url: str, context: Context, trigger: Trigger) -> Route:
     base = project_url(api_url, context)
     build_parameters = {
         "CIRCLE_JOB": trigger.job,
@@ -44,14 +45,7 @@ def trigger(api_url: str, context: Context, rule: str, trigger: Trigger) -> Trig
     else:
         url = lookup = base
         body = {"tag": context.tag, **body}
-    return TriggerRequest(
-        rule=rule,
-        job=trigger.job,
-        revision=context.sha or "",
-        branch=context.branch,
-        tag=None if context.branch else context.tag,
-        api=API,
-        method="POST",
+    return Route(
         url=url,
         body=body,
         lookup_url=f"{lookup}?limit={LOOKUP_LIMIT}",

@@ -14,6 +14,7 @@ from ci_deploy_gate import api_v1
 from ci_deploy_gate.circleci import (
     Fired,
     Progress,
+    Route,
     TriggerRequest,
     number,
     text,
@@ -44,9 +45,7 @@ def _path(slug: str) -> str:
     return "/".join(quote(part, safe="") for part in slug.split("/"))
 
 
-def trigger(
-    api_url: str, context: Context, rule: str, trigger: Trigger, settings: CircleCISettings
-) -> TriggerRequest:
+def route(api_url: str, context: Context, trigger: Trigger, settings: CircleCISettings) -> Route:
     slug = project_slug(context, settings)
     root = f"{api_url.rstrip('/')}/api/v2"
     ref = {"branch": context.branch} if context.branch else {"tag": context.tag}
@@ -69,14 +68,7 @@ def trigger(
         url = f"{root}/project/{_path(slug)}/pipeline"
         body = {**ref, "parameters": parameters}
     query = f"?{urlencode({'branch': context.branch})}" if context.branch else ""
-    return TriggerRequest(
-        rule=rule,
-        job=trigger.job,
-        revision=context.sha or "",
-        branch=context.branch,
-        tag=None if context.branch else context.tag,
-        api=API,
-        method="POST",
+    return Route(
         url=url,
         body=body,
         lookup_url=f"{root}/project/{_path(slug)}/pipeline{query}",

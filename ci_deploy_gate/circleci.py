@@ -43,6 +43,16 @@ class TriggerRequest(NamedTuple):
         return {"method": self.method, "url": self.url, "body": dict(self.body)}
 
 
+class Route(NamedTuple):
+    """Where one API sends a trigger, and where it looks for what a trigger made."""
+
+    url: str
+    body: Mapping[str, Any]
+    lookup_url: str
+    base: str
+    slug: str
+
+
 class Fired(NamedTuple):
     """A build (v1.1) or pipeline (v2) for the job at the revision, however it was found."""
 
@@ -112,10 +122,25 @@ def build_trigger(
     if settings.api == "v2":
         from ci_deploy_gate import api_v2
 
-        return api_v2.trigger(api_url, context, rule, trigger, settings)
-    from ci_deploy_gate import api_v1
+        route = api_v2.route(api_url, context, trigger, settings)
+    else:
+        from ci_deploy_gate import api_v1
 
-    return api_v1.trigger(api_url, context, rule, trigger)
+        route = api_v1.route(api_url, context, trigger)
+    return TriggerRequest(
+        rule=rule,
+        job=trigger.job,
+        revision=context.sha,
+        branch=context.branch,
+        tag=None if context.branch else context.tag,
+        api=settings.api,
+        method="POST",
+        url=route.url,
+        body=route.body,
+        lookup_url=route.lookup_url,
+        base=route.base,
+        slug=route.slug,
+    )
 
 
 def project_parts(context: Context) -> tuple[str, str, str]:
