@@ -130,17 +130,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     )
     run = _Run()
     try:
-        code = _gate(
-            run,
-            output,
-            environ=process_env,
-            rules=args.rules,
-            dry_run=args.dry_run,
-            env_files=args.env_file,
-            assignments=args.assignments,
-            api_url=args.api_url,
-            options=args,
-        )
+        code = _gate(run, output, process_env, args)
     except GateError as exc:
         doc = document(
             decision=exc.decision,
@@ -165,21 +155,11 @@ def _finish(problem: str | None, output: Output) -> int:
     return EXIT_OK
 
 
-def _gate(
-    run: _Run,
-    output: Output,
-    *,
-    environ: Mapping[str, str],
-    rules: str | None,
-    dry_run: bool,
-    env_files: Sequence[str],
-    assignments: Sequence[str],
-    api_url: str | None,
-    options: argparse.Namespace,
-) -> int:
+def _gate(run: _Run, output: Output, environ: Mapping[str, str], args: argparse.Namespace) -> int:
     from ci_deploy_gate.envfile import overlay
 
-    env = overlay(environ, env_files, assignments) if env_files or assignments else environ
+    overlaid = args.env_file or args.assignments
+    env = overlay(environ, args.env_file, args.assignments) if overlaid else environ
     output.secrets.extend(secret_values(env, DEFAULT_TOKEN_ENV))
     run.node = read_node(env)
     if not run.node.fires:
@@ -190,7 +170,7 @@ def _gate(
     from ci_deploy_gate.evaluate import decide
     from ci_deploy_gate.rules import load_rules
 
-    rules_file = load_rules(rules or env.get("DEPLOY_GATE_RULES") or DEFAULT_RULES)
+    rules_file = load_rules(args.rules or env.get("DEPLOY_GATE_RULES") or DEFAULT_RULES)
     output.secrets.extend(secret_values(env, rules_file.circleci.token_env))
     context = build_context(env, vcs=rules_file.circleci.vcs)
     run.outcome = outcome = decide(rules_file, context)
@@ -203,7 +183,9 @@ def _gate(
     from ci_deploy_gate.circleci import build_trigger
     from ci_deploy_gate.urls import DEFAULT_API_URL, check_api_url
 
-    host = api_url or env.get("DEPLOY_GATE_API_URL") or rules_file.circleci.url or DEFAULT_API_URL
+    host = (
+        args.api_url or env.get("DEPLOY_GATE_API_URL") or rules_file.circleci.url or DEFAULT_API_URL
+    )
     problem = check_api_url(host)
     if problem:
         raise ConfigError(f"API URL: {problem}")
@@ -217,8 +199,8 @@ def _gate(
         )
         for fire in outcome.fires
     ]
-    siblings = _siblings_url(options, rules_file, run.node, host, context)
-    if dry_run:
+    siblings = _siblings_url(args, rules_file, run.node, host, context)
+    if args.dry_run:
         run.records = [(request, None) for request in requests]
         waits = f"; would first wait for the other {run.node.total - 1} nodes" if siblings else ""
         problem = conclude(
@@ -242,18 +224,46 @@ def _gate(
 
     token = read_token(env, rules_file.circleci.token_env)
     policy = Policy(attempts=rules_file.circleci.retries, deadline=rules_file.circleci.deadline)
-    client = Client(token, policy, log=output.note if options.verbose else None)
+    client = Client(token, policy, log=output.note if args.verbose else None)
     try:
-        return _fire(run, output, client, requests, rules_file, siblings, options)
+        if siblings:
+            from ci_deploy_gate.siblings import wait_for_siblings
+
+            wait_for_siblings(
+                client, siblings, run.node, timeout=args.wait_timeout, show=output.progress
+            )
+        _fire(run, client, requests, rules_file, force=args.force)
+        if args.wait:
+            _follow(run, client, output, timeout=args.wait_timeout)
     finally:
         client.close()
+    return _finish(_conclude_fired(run, output, run.node, outcome), output)
+
+
+def _conclude_fired(run: _Run, output: Output, node: Node, outcome: Decision) -> str | None:
+    """Report the builds fired or found: `already-triggered` when nothing new went out."""
+    fired = [r.job for r, f in run.records if f is not None and f.how != "already-triggered"]
+    found = [
+        f"{r.job} already triggered ({f.label})"
+        for r, f in run.records
+        if f is not None and f.how == "already-triggered"
+    ]
+    said = [f"fired {', '.join(fired)}"] if fired else []
+    return conclude(
+        output,
+        decision="triggered" if fired else "already-triggered",
+        reason="; ".join([outcome.reason, *said, *found]),
+        node=node,
+        outcome=outcome,
+        records=run.records,
+    )
 
 
 def _siblings_url(
-    options: argparse.Namespace, rules_file: RulesFile, node: Node, host: str, context: Context
+    args: argparse.Namespace, rules_file: RulesFile, node: Node, host: str, context: Context
 ) -> str | None:
     """The v2 job URL whose parallel_runs node 0 waits on, or None when it need not wait."""
-    if not (options.wait_for_nodes or rules_file.wait_for_nodes) or node.total < 2:
+    if not (args.wait_for_nodes or rules_file.wait_for_nodes) or node.total < 2:
         return None
     build_num = context.env.get("CIRCLE_BUILD_NUM", "").strip()
     if not build_num.isdigit():
@@ -268,57 +278,32 @@ def _siblings_url(
 
 def _fire(
     run: _Run,
-    output: Output,
     client: Client,
     requests: list[TriggerRequest],
     rules_file: RulesFile,
-    siblings: str | None,
-    options: argparse.Namespace,
-) -> int:
-    from ci_deploy_gate.errors import DeployFailed
+    *,
+    force: bool,
+) -> None:
     from ci_deploy_gate.fire import fire
 
-    assert run.node is not None and run.outcome is not None
-    if siblings:
-        from ci_deploy_gate.siblings import wait_for_siblings
-
-        wait_for_siblings(
-            client, siblings, run.node, timeout=options.wait_timeout, show=output.progress
-        )
     for request in requests:
         run.records.append((request, None))  # stays so if firing fails: the report shows it
-        run.records[-1] = (request, fire(client, request, rules_file.circleci, force=options.force))
-    if options.wait:
-        from ci_deploy_gate.follow import follow
+        run.records[-1] = (request, fire(client, request, rules_file.circleci, force=force))
 
-        for index, (request, fired) in enumerate(run.records):
-            if fired is not None:
-                fired = follow(
-                    client, request, fired, timeout=options.wait_timeout, show=output.progress
-                )
-                run.records[index] = (request, fired)
-        failed = [
-            f"{request.job} {fired.label} {fired.result}: {fired.url or ''}".rstrip(": ")
-            for request, fired in run.records
-            if fired is not None and fired.result != "success"
-        ]
-        if failed:
-            raise DeployFailed("; ".join(failed))
-    sent = [
-        r.job for r, fired in run.records if fired is not None and fired.how != "already-triggered"
+
+def _follow(run: _Run, client: Client, output: Output, *, timeout: float) -> None:
+    """--wait: DeployFailed unless every fired build or pipeline succeeded."""
+    from ci_deploy_gate.errors import DeployFailed
+    from ci_deploy_gate.follow import follow
+
+    for index, (request, fired) in enumerate(run.records):
+        if fired is not None:
+            fired = follow(client, request, fired, timeout=timeout, show=output.progress)
+            run.records[index] = (request, fired)
+    failed = [
+        f"{request.job} {fired.label} {fired.result}: {fired.url or ''}".rstrip(": ")
+        for request, fired in run.records
+        if fired is not None and fired.result != "success"
     ]
-    before = [
-        f"{r.job} already triggered ({fired.label})"
-        for r, fired in run.records
-        if fired is not None and fired.how == "already-triggered"
-    ]
-    said = [f"fired {', '.join(sent)}"] if sent else []
-    problem = conclude(
-        output,
-        decision="triggered" if sent else "already-triggered",
-        reason="; ".join([run.outcome.reason, *said, *before]),
-        node=run.node,
-        outcome=run.outcome,
-        records=run.records,
-    )
-    return _finish(problem, output)
+    if failed:
+        raise DeployFailed("; ".join(failed))
