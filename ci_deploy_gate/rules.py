@@ -523,13 +523,14 @@ class _Reader:
             )
             return None
         v2 = self.settings.api == "v2"
+        # the names the gate sets itself -> what sets them
         reserved = (
             {
-                self.settings.job_parameter: "job_parameter",
-                self.settings.revision_parameter: "revision_parameter",
+                self.settings.job_parameter: "circleci.job_parameter",
+                self.settings.revision_parameter: "circleci.revision_parameter",
             }
             if v2
-            else {"CIRCLE_JOB": "job"}
+            else {"CIRCLE_JOB": "the trigger's job"}
         )
         pairs: list[tuple[str, ParameterValue]] = []
         for key, value in raw.items():
@@ -554,14 +555,13 @@ class _Reader:
         name: str, value: object, reserved: dict[str, str], *, v2: bool
     ) -> tuple[bool, str] | None:
         """(whether the problem is the value's, message), or None."""
-        if v2 and _pipeline_name_problem(name):
-            return False, str(_pipeline_name_problem(name))
+        name_problem = _pipeline_name_problem(name) if v2 else None
+        if name_problem:
+            return False, name_problem
         if not v2 and _ENV_NAME.match(name) is None:
             return False, f"{name!r} is not an environment variable name"
         if name in reserved:
-            setting = reserved[name]
-            owner = "the trigger's job" if setting == "job" else f"circleci.{setting}"
-            return False, f"{name} is set by {owner}; remove it here"
+            return False, f"{name} is set by {reserved[name]}; remove it here"
         if isinstance(value, float) or not isinstance(value, (str, int)):
             hint = " (quote it)" if isinstance(value, float) else ""
             return True, f"expected text, found {_kind(value)}{hint}"

@@ -33,13 +33,6 @@ class Request(NamedTuple):
     url: str
     body: Mapping[str, Any] | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "url": self.url,
-            "body": None if self.body is None else dict(self.body),
-        }
-
 
 class Answer(NamedTuple):
     status: int
