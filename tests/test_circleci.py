@@ -233,3 +233,21 @@ def test_v2_trigger_is_a_spec_operation_with_a_valid_body(
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     _validate(schema, dict(request.body), spec, "body")
     assert _spec_operation("GET", request.lookup_url, "v2") is not None
+
+
+def test_v2_reads_are_spec_operations() -> None:
+    from ci_deploy_gate import api_v2
+    from ci_deploy_gate.circleci import Fired
+
+    request = trigger_for(settings=V2)
+    fired = Fired(api="v2", number=700, url=None, id="5b1d7e5e-9a4c-4cde-8f0a-0d2c3b7e9a11")
+    reads = {
+        api_v2.pipeline_url(request, fired): "getPipelineById",
+        api_v2.workflows_url(request, fired): "listWorkflowsByPipelineId",
+        api_v2.job_url("https://circleci.com", request.slug, "77"): "getJobDetails",
+        request.lookup_url: "listPipelinesForProject",
+    }
+    for url, operation_id in reads.items():
+        operation = _spec_operation("GET", url, "v2")
+        assert operation is not None, url
+        assert operation["operationId"] == operation_id
