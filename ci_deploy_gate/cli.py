@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
             "Decide from a reviewed rules file whether this CircleCI build fires its "
             "deploy job, pinned to CIRCLE_SHA1. Only node 0 of a parallel job fires."
         ),
-        epilog="exit codes: 0 fired, skipped or dry-run; 1 CircleCI refused or unreachable; "
+        epilog="exit codes: 0 fired, already triggered, skipped or dry-run; 1 CircleCI refused "
+        "or unreachable, or (--wait, --wait-for-nodes) the deploy or another node failed; "
         "2 usage, rules-file or environment error",
     )
     parser.add_argument(
