@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ci_deploy_gate.circleci import Fired, TriggerRequest
     from ci_deploy_gate.context import Context
     from ci_deploy_gate.evaluate import Decision
-    from ci_deploy_gate.rules import RulesFile
+    from ci_deploy_gate.rules import CircleCISettings, RulesFile
     from ci_deploy_gate.transport import Client
 
 DEFAULT_RULES = ".circleci/deploy-gate.yml"
@@ -233,7 +233,7 @@ def _gate(run: _Run, output: Output, environ: Mapping[str, str], args: argparse.
             wait_for_siblings(
                 client, siblings, run.node, timeout=args.wait_timeout, show=output.progress
             )
-        _fire(run, client, requests, rules_file, force=args.force)
+        _fire(run, client, requests, rules_file.circleci, force=args.force)
         if args.wait:
             _follow(run, client, output, timeout=args.wait_timeout)
     finally:
@@ -281,7 +281,7 @@ def _fire(
     run: _Run,
     client: Client,
     requests: list[TriggerRequest],
-    rules_file: RulesFile,
+    settings: CircleCISettings,
     *,
     force: bool,
 ) -> None:
@@ -289,7 +289,7 @@ def _fire(
 
     for request in requests:
         run.records.append((request, None))  # stays so if firing fails: the report shows it
-        run.records[-1] = (request, fire(client, request, rules_file.circleci, force=force))
+        run.records[-1] = (request, fire(client, request, settings, force=force))
 
 
 def _follow(run: _Run, client: Client, output: Output, *, timeout: float) -> None:
