@@ -92,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
         "(also wait_for_nodes: true in the rules file)",
     )
     parser.add_argument(
+        "--repo",
+        metavar="PATH",
+        default=".",
+        help="the git checkout the git facts and a local dry-run read (default: .)",
+    )
+    parser.add_argument(
         "--verbose",
         action="store_true",
         help="log each request and answer (method, URL, status, time, attempt) on stderr",
@@ -119,6 +125,7 @@ class _Run:
         self.node: Node | None = None
         self.outcome: Decision | None = None
         self.records: list[tuple[TriggerRequest, Fired | None]] = []
+        self.sources: dict[str, str] = {}
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -139,6 +146,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             node=run.node,
             outcome=run.outcome,
             records=run.records,
+            sources=run.sources,
         )
         problem = output.finish(doc, "")
         output.note(f"ci-deploy-gate: {exc.decision}: {exc}")
@@ -157,27 +165,33 @@ def _finish(problem: str | None, output: Output) -> int:
 
 
 def _gate(run: _Run, output: Output, environ: Mapping[str, str], args: argparse.Namespace) -> int:
-    from ci_deploy_gate.envfile import overlay
+    from ci_deploy_gate.envfile import overrides
 
-    overlaid = args.env_file or args.assignments
-    env = overlay(environ, args.env_file, args.assignments) if overlaid else environ
+    layered = overrides(args.env_file, args.assignments)
+    env: Mapping[str, str] = {**environ, **{k: v for k, (v, _) in layered.items()}}
+    origins = {name: where for name, (_, where) in layered.items()}
     output.secrets.extend(secret_values(env, DEFAULT_TOKEN_ENV))
     run.node = read_node(env)
     if not run.node.fires:
         reason = run.node.skip_reason()
         return _finish(conclude(output, decision="skipped", reason=reason, node=run.node), output)
 
-    from ci_deploy_gate.context import build_context
     from ci_deploy_gate.evaluate import decide
     from ci_deploy_gate.rules import load_rules
 
     rules_file = load_rules(args.rules or env.get("DEPLOY_GATE_RULES") or DEFAULT_RULES)
     output.secrets.extend(secret_values(env, rules_file.circleci.token_env))
-    context = build_context(env, vcs=rules_file.circleci.vcs)
+    context = _context(env, origins, rules_file, environ, layered, repo=args.repo)
+    run.sources = dict(context.sources)
     run.outcome = outcome = decide(rules_file, context)
     if not outcome.fire:
         problem = conclude(
-            output, decision="skipped", reason=outcome.reason, node=run.node, outcome=outcome
+            output,
+            decision="skipped",
+            reason=outcome.reason,
+            node=run.node,
+            outcome=outcome,
+            sources=run.sources,
         )
         return _finish(problem, output)
 
@@ -211,6 +225,7 @@ def _gate(run: _Run, output: Output, environ: Mapping[str, str], args: argparse.
             node=run.node,
             outcome=outcome,
             records=run.records,
+            sources=run.sources,
         )
         return _finish(problem, output)
 
@@ -241,6 +256,41 @@ def _gate(run: _Run, output: Output, environ: Mapping[str, str], args: argparse.
     return _finish(_conclude_fired(run, output, run.node, outcome), output)
 
 
+def _context(
+    env: Mapping[str, str],
+    origins: dict[str, str],
+    rules_file: RulesFile,
+    environ: Mapping[str, str],
+    layered: Mapping[str, tuple[str, str]],
+    *,
+    repo: str,
+) -> Context:
+    """The facts: from CIRCLE_*, or outside CircleCI without CIRCLE_SHA1 from the local
+    checkout (--env-file and --set still win); plus what git says when a rule asks."""
+    from ci_deploy_gate.context import RANGE_FACTS, build_context
+    from ci_deploy_gate.evaluate import git_needs
+
+    if env.get("CIRCLECI") != "true" and not env.get("CIRCLE_SHA1", "").strip():
+        from ci_deploy_gate.gitfacts import local_environment
+
+        derived, derived_origins = local_environment(repo)
+        env = {**environ, **derived, **{k: v for k, (v, _) in layered.items()}}
+        origins = {**derived_origins, **origins}
+    context = build_context(env, vcs=rules_file.circleci.vcs, origins=origins)
+    needs = git_needs(rules_file)
+    if not needs:
+        return context
+    from ci_deploy_gate.gitfacts import read_git_facts
+
+    git = read_git_facts(repo, context.sha, needs)
+    read = {fact: f"git: the commit {context.sha}" for fact in sorted(needs.commit)}
+    if needs.ranges:
+        read.update(
+            (fact, "git: base..CIRCLE_SHA1 (each condition names its base)") for fact in RANGE_FACTS
+        )
+    return context._replace(git=git, sources={**context.sources, **read})
+
+
 def _conclude_fired(run: _Run, output: Output, node: Node, outcome: Decision) -> str | None:
     """Report the builds fired or found: `already-triggered` when nothing new went out."""
     fired = [r.job for r, f in run.records if f is not None and f.how != "already-triggered"]
@@ -257,6 +307,7 @@ def _conclude_fired(run: _Run, output: Output, node: Node, outcome: Decision) ->
         node=node,
         outcome=outcome,
         records=run.records,
+        sources=run.sources,
     )
 
 

@@ -45,12 +45,19 @@ def parse_assignments(assignments: Sequence[str]) -> dict[str, str]:
     return values
 
 
+def overrides(env_files: Sequence[str], assignments: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """NAME -> (value, where it was set): each --env-file in order, then every --set."""
+    found: dict[str, tuple[str, str]] = {}
+    for path in env_files:
+        found.update((k, (v, f"--env-file {path}")) for k, v in read_env_file(path).items())
+    found.update((k, (v, "--set")) for k, v in parse_assignments(assignments).items())
+    return found
+
+
 def overlay(
     environ: Mapping[str, str], env_files: Sequence[str], assignments: Sequence[str]
 ) -> dict[str, str]:
     """Process environment, then each --env-file in order, then every --set."""
     merged = dict(environ)
-    for path in env_files:
-        merged.update(read_env_file(path))
-    merged.update(parse_assignments(assignments))
+    merged.update((k, v) for k, (v, _) in overrides(env_files, assignments).items())
     return merged

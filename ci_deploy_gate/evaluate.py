@@ -4,9 +4,43 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ci_deploy_gate.context import Context
-from ci_deploy_gate.expr import Atom, atoms, evaluate
+from ci_deploy_gate.context import COMMIT_FACTS, RANGE_FACTS, Context, PathQuery
+from ci_deploy_gate.expr import Atom, Changed, atoms, evaluate, leaves
 from ci_deploy_gate.rules import RulesFile, Trigger
+
+
+class RangeNeeds(NamedTuple):
+    queries: frozenset[PathQuery]  # the `changed` conditions to answer while reading the diff
+    messages: bool  # whether a rule tests `messages`
+
+
+class GitNeeds(NamedTuple):
+    """What the rules ask of git, so that `gitfacts` reads only that, and nothing at all
+    (not even an import) for rules without git facts."""
+
+    commit: frozenset[str]  # of COMMIT_FACTS
+    ranges: dict[str | None, RangeNeeds]  # by changed_base as written; None: the default
+
+    def __bool__(self) -> bool:
+        return bool(self.commit or self.ranges)
+
+
+def git_needs(rules_file: RulesFile) -> GitNeeds:
+    commit: set[str] = set()
+    ranges: dict[str | None, RangeNeeds] = {}
+    for rule in rules_file.rules:
+        for leaf in leaves(rule.condition):
+            if leaf.field in COMMIT_FACTS:
+                commit.add(leaf.field)
+            elif leaf.field in RANGE_FACTS:
+                base = rules_file.base_of(rule)
+                needs = ranges.get(base, RangeNeeds(frozenset(), False))
+                if isinstance(leaf, Changed):
+                    needs = needs._replace(queries=needs.queries | {leaf.query})
+                else:
+                    needs = needs._replace(messages=True)
+                ranges[base] = needs
+    return GitNeeds(frozenset(commit), ranges)
 
 
 class RuleResult(NamedTuple):
@@ -35,10 +69,12 @@ def decide(rules_file: RulesFile, context: Context) -> Decision:
     results = tuple(
         RuleResult(
             rule.name,
-            evaluate(rule.condition, context),
-            tuple(atoms(rule.condition, context)),
+            evaluate(rule.condition, facts),
+            tuple(atoms(rule.condition, facts)),
         )
-        for rule in rules_file.rules
+        for rule, facts in (
+            (rule, context.scoped(rules_file.base_of(rule))) for rule in rules_file.rules
+        )
     )
     matched = [rule for rule, result in zip(rules_file.rules, results) if result.matched]
     if not matched:

@@ -8,11 +8,12 @@ Precedence: not > and > or; parentheses group.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, Protocol, Union
 
-from ci_deploy_gate.context import FACTS, FactValue, fact_kind
-from ci_deploy_gate.patterns import Pattern, PatternError, exact, pattern
+from ci_deploy_gate.context import FACTS, ChangeRange, FactValue, PathQuery, fact_kind
+from ci_deploy_gate.patterns import Pattern, PatternError, exact, path_matcher, pattern
 
 KEYWORDS = frozenset({"and", "or", "not", "is", "matches", "in"})
 _PUNCTUATION = frozenset("()[],")
@@ -33,12 +34,17 @@ class ExprError(ValueError):
         super().__init__(f"{text} ({hint})" if hint else text)
 
 
+# What an explanation shows of a fact: its value, or for a list fact the part that decided
+Shown = Union[str, bool, None, dict[str, object]]
+EXAMPLES = 10  # paths or commits an explanation names at most
+
+
 class Atom(NamedTuple):
     """One condition as shown in an explanation: its text, verdict and the fact's value."""
 
     condition: str
     result: bool
-    actual: FactValue
+    actual: Shown
     field: str
 
 
@@ -83,6 +89,59 @@ class Matches(NamedTuple):
         return isinstance(actual, str) and any(p.matches(actual) for p in self.patterns)
 
 
+class Contains(NamedTuple):
+    """`message contains TEXT`; `messages contain TEXT`: any commit of the range."""
+
+    text: str
+    column: int
+    field: str
+    needle: str
+
+    def test(self, actual: FactValue) -> bool:
+        return any(self.needle in item for item in _items(actual))
+
+    def hit(self, item: str) -> bool:
+        return self.needle in item
+
+
+class Search(NamedTuple):
+    """`message matches /re/`: a commit message is prose, so the regex is searched for
+    (re.MULTILINE: ^ and $ take each line) rather than matched against the whole."""
+
+    text: str
+    column: int
+    field: str
+    regex: str
+
+    def test(self, actual: FactValue) -> bool:
+        return any(self.hit(item) for item in _items(actual))
+
+    def hit(self, item: str) -> bool:
+        return re.search(self.regex, item, re.MULTILINE) is not None
+
+
+class Changed(NamedTuple):
+    """`changed PATTERNS` / `changed only PATTERNS`, answered by `gitfacts` while it
+    reads the diff; an unread range is no change at all, and tests false."""
+
+    text: str
+    column: int
+    field: str
+    query: PathQuery
+
+    def test(self, actual: FactValue) -> bool:
+        return isinstance(actual, ChangeRange) and actual.answers[self.query].result
+
+
+def _items(actual: FactValue) -> tuple[str, ...]:
+    """A text fact as one item, `messages` as its items; anything else as none."""
+    if isinstance(actual, str):
+        return (actual,)
+    if isinstance(actual, tuple) and not isinstance(actual, ChangeRange):
+        return actual
+    return ()
+
+
 class Not(NamedTuple):
     text: str
     column: int
@@ -101,8 +160,19 @@ class AnyOf(NamedTuple):
     items: tuple[Expr, ...]
 
 
-Leaf = Union[Flag, Is, Matches]
-Expr = Union[Flag, Is, Matches, Not, All, AnyOf]
+Leaf = Union[Flag, Is, Matches, Contains, Search, Changed]
+Expr = Union[Flag, Is, Matches, Contains, Search, Changed, Not, All, AnyOf]
+LEAVES = (Flag, Is, Matches, Contains, Search, Changed)
+
+
+def leaves(expr: Expr) -> Iterator[Leaf]:
+    if isinstance(expr, (All, AnyOf)):
+        for item in expr.items:
+            yield from leaves(item)
+    elif isinstance(expr, Not):
+        yield from leaves(expr.operand)
+    else:
+        yield expr
 
 
 def evaluate(expr: Expr, facts: Facts) -> bool:
@@ -122,14 +192,42 @@ def atoms(expr: Expr, facts: Facts) -> Iterator[Atom]:
             yield from atoms(item, facts)
     elif isinstance(expr, Not):
         # `not pull_request` reads best as one condition; `not (a or b)` shows a and b.
-        if isinstance(expr.operand, (Flag, Is, Matches)):
+        if isinstance(expr.operand, LEAVES):
             field = expr.operand.field
-            yield Atom(expr.text, evaluate(expr, facts), facts.get(field), field)
+            shown = shown_actual(expr.operand, facts.get(field))
+            yield Atom(expr.text, evaluate(expr, facts), shown, field)
         else:
             yield from atoms(expr.operand, facts)
     else:
         actual = facts.get(expr.field)
-        yield Atom(expr.text, expr.test(actual), actual, expr.field)
+        yield Atom(expr.text, expr.test(actual), shown_actual(expr, actual), expr.field)
+
+
+def shown_actual(leaf: Leaf, actual: FactValue) -> Shown:
+    """A list fact is shown by what decided the verdict, not in full: a change can hold
+    100,000 paths."""
+    if isinstance(leaf, Changed):
+        if not isinstance(actual, ChangeRange):
+            return None
+        answer = actual.answers[leaf.query]
+        key = "outside" if leaf.query.only else "matching"
+        return {
+            "base": actual.base,
+            "how": actual.how,
+            "paths": actual.total,
+            key: list(answer.examples),
+        }
+    if isinstance(actual, ChangeRange):
+        return None
+    if isinstance(actual, tuple):  # messages: the subject lines of the commits that hit
+        items = _items(actual)
+        hits = [
+            item.strip().splitlines()[0] if item.strip() else ""
+            for item in items
+            if isinstance(leaf, (Contains, Search)) and leaf.hit(item)
+        ]
+        return {"commits": len(items), "matching": hits[:EXAMPLES]}
+    return actual
 
 
 class _Token(NamedTuple):
@@ -283,7 +381,34 @@ class _Parser:
                 token.column,
                 suggest(name, [*FACTS, "env.NAME"]) or f"known: {', '.join(FACTS)}, env.NAME",
             )
+        if kind == "paths":
+            return self.changed(token)
         operator = self.token
+        if operator.is_keyword("contains", "contain"):
+            if kind == "flag":
+                raise ExprError(
+                    f"{name!r} is a yes/no fact", operator.column, f"use '{name}' or 'not {name}'"
+                )
+            self.advance()
+            needle = self.value(name, "text", operator.text)
+            return Contains(self.text_from(token.start), token.column, name, str(needle))
+        if kind in ("prose", "messages") and operator.is_keyword("matches", "match"):
+            self.advance()
+            regex = self.token
+            if regex.kind != "regex":
+                raise ExprError(
+                    f"{name!r} is searched with a /regex/",
+                    regex.column,
+                    f"'{name} matches /^release:/', or '{name} contains TEXT'",
+                )
+            self.pattern(operator.text)  # compiles it
+            return Search(self.text_from(token.start), token.column, name, regex.text[1:-1])
+        if kind == "messages":
+            raise ExprError(
+                "'messages' holds every commit message of the change",
+                operator.column,
+                "use 'messages contain TEXT' or 'messages match /regex/'",
+            )
         if operator.is_keyword("is"):
             self.advance()
             negated = self.token.is_keyword("not")
@@ -310,6 +435,50 @@ class _Parser:
                 f"compare it: '{name} is VALUE', '{name} matches PATTERN' or '{name} in [...]'",
             )
         return Flag(name, token.column, name)
+
+    def changed(self, start: _Token) -> Changed:
+        """`changed PATTERN`, `changed [P, ...]`, `changed only ...` (gitignore-style)."""
+        only = self.token.is_keyword("only")
+        if only:
+            self.advance()
+        if self.token.kind == "[":
+            opening = self.advance()
+            found = [self.path_pattern()]
+            while self.token.kind == ",":
+                self.advance()
+                found.append(self.path_pattern())
+            if self.token.kind != "]":
+                raise ExprError(
+                    f"expected ',' or ']' to close the '[' at column {opening.column}, "
+                    f"found {self.token.describe()}",
+                    self.token.column,
+                )
+            self.advance()
+        else:
+            found = [self.path_pattern()]
+        try:
+            path_matcher(found)
+        except PatternError as exc:
+            raise ExprError(str(exc), start.column) from None
+        query = PathQuery(tuple(found), only)
+        return Changed(self.text_from(start.start), start.column, "changed", query)
+
+    def path_pattern(self) -> str:
+        token = self.token
+        if token.kind == "regex":
+            raise ExprError(
+                "path patterns are gitignore-style globs, not /regex/",
+                token.column,
+                "quote a pattern that starts with '/': \"/docs/**\"",
+            )
+        if token.kind not in ("word", "string") or token.is_keyword(*KEYWORDS):
+            raise ExprError(
+                f"expected a path pattern, found {token.describe()}",
+                token.column,
+                'e.g. changed "services/api/**"',
+            )
+        self.advance()
+        return token.text
 
     def value(self, name: str, kind: str, after: str) -> str | bool:
         token = self.token

@@ -1,9 +1,11 @@
-"""Value patterns shared by `matches` and the `when` map: exact, glob, or /regex/."""
+"""Value patterns shared by `matches` and the `when` map: exact, glob, or /regex/; and the
+gitignore-style path patterns of `changed`."""
 
 from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 GLOB_CHARS = frozenset("*?[")
@@ -50,3 +52,30 @@ def pattern(text: str) -> Pattern:
     if GLOB_CHARS.intersection(text):
         return Pattern(text, "glob")
     return exact(text)
+
+
+class PathMatcher(NamedTuple):
+    """Gitignore-style path patterns, in order, a later `!pattern` excluding again: `*`
+    stays inside one folder, `**` crosses folders, a pattern without a `/` matches at any
+    depth. The semantics are pathspec's GitIgnoreSpec, the way git itself reads them."""
+
+    patterns: tuple[str, ...]
+    match: Callable[[str], bool]
+
+
+def path_matcher(patterns: Sequence[str]) -> PathMatcher:
+    """Raises PatternError for a pattern git would not read, or a list that can match
+    nothing (only `!` exclusions, blanks or `#` comments)."""
+    import pathspec
+
+    try:
+        spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    except ValueError as exc:
+        raise PatternError(f"invalid path pattern: {exc}") from None
+    if not any(getattr(p, "include", None) for p in spec.patterns):
+        shown = ", ".join(repr(p) for p in patterns)
+        raise PatternError(
+            f"{shown} can match no path: give at least one pattern that is not "
+            "'!' (an exclusion), blank or a '#' comment"
+        )
+    return PathMatcher(tuple(patterns), spec.match_file)

@@ -13,7 +13,7 @@ from ci_deploy_gate.credentials import redact
 
 TYPE_CHECKING = False  # not `from typing`: the node-1 skip imports this module
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
     from ci_deploy_gate.circleci import Fired, TriggerRequest
@@ -30,6 +30,7 @@ def document(
     node: Node | None,
     outcome: Decision | None = None,
     records: Sequence[Record] = (),
+    sources: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The JSON report. `decision`: triggered, already-triggered, dry-run, skipped, failed
     or error."""
@@ -37,6 +38,7 @@ def document(
         "decision": decision,
         "reason": reason,
         "node": node.as_json() if node else None,
+        "sources": dict(sources or {}),
         "rule": outcome.rule if outcome else None,
         "rules": [
             {
@@ -65,12 +67,33 @@ def document(
     }
 
 
+LOCAL = "local checkout: "  # the prefix of what a local dry-run derived from git
+
+
 def _shown(value: object) -> str:
     if value is None:
         return "unset"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict):
+        return _shown_list(value)
+    if isinstance(value, str) and ("\n" in value.strip() or len(value) > 72):
+        first = value.strip().splitlines()[0] if value.strip() else ""
+        return repr(first[:72]) + " ..."  # a commit message: its subject line
     return repr(value)
+
+
+def _shown_list(value: dict[str, Any]) -> str:
+    """A `changed` or `messages` condition: how many, and the ones that decided it."""
+    if "paths" in value:
+        key = "outside" if "outside" in value else "matching"
+        examples = value[key]
+        more = "..." if len(examples) >= 10 else ""
+        named = f", {key} {', '.join(examples)}{more}" if examples else f", none {key}"
+        return f"{value['paths']} paths since {value['base'][:12]} ({value['how']}){named}"
+    hits = ", ".join(repr(subject) for subject in value["matching"])
+    count = f"{value['commits']} commit{'' if value['commits'] == 1 else 's'}"
+    return count + (f", matching {hits}" if hits else ", none matching")
 
 
 def human(
@@ -80,9 +103,18 @@ def human(
     outcome: Decision | None = None,
     records: Sequence[Record] = (),
     dry_run: bool = False,
+    sources: Mapping[str, str] | None = None,
 ) -> str:
-    """A short account: the verdict, each rule's conditions, what was (or would be) sent."""
+    """A short account: the verdict, where the facts came from when not from CircleCI,
+    each rule's conditions, what was (or would be) sent."""
     lines = [f"{decision}: {reason}"]
+    local = [
+        f"{fact}: {where[len(LOCAL) :].rsplit(' (', 1)[0]}"
+        for fact, where in (sources or {}).items()
+        if where.startswith(LOCAL)
+    ]
+    if local:
+        lines.append(f"  facts from the local checkout: {'; '.join(local)}")
     for result in outcome.results if outcome else ():
         lines.append(f"  rule {result.name}: {'matched' if result.matched else 'no match'}")
         for atom in result.conditions:
@@ -127,17 +159,26 @@ def conclude(
     node: Node,
     outcome: Decision | None = None,
     records: Sequence[Record] = (),
+    sources: Mapping[str, str] | None = None,
 ) -> str | None:
     """Report a run that ended without error, as JSON and as text from the same facts.
 
     Returns a problem with --report's file, or None."""
-    doc = document(decision=decision, reason=reason, node=node, outcome=outcome, records=records)
+    doc = document(
+        decision=decision,
+        reason=reason,
+        node=node,
+        outcome=outcome,
+        records=records,
+        sources=sources,
+    )
     text = human(
         decision=decision,
         reason=reason,
         outcome=outcome,
         records=records,
         dry_run=decision == "dry-run",
+        sources=sources,
     )
     return output.finish(doc, text)
 

@@ -10,11 +10,23 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, Union
 
-from ci_deploy_gate.context import FACTS, VCS_TYPES, fact_kind
+from ci_deploy_gate.context import FACTS, VCS_TYPES, PathQuery, fact_kind
 from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV
 from ci_deploy_gate.errors import ConfigError
-from ci_deploy_gate.expr import All, Expr, ExprError, Is, Leaf, Matches, parse, suggest
-from ci_deploy_gate.patterns import Pattern, PatternError, pattern
+from ci_deploy_gate.expr import (
+    All,
+    Changed,
+    Contains,
+    Expr,
+    ExprError,
+    Is,
+    Leaf,
+    Matches,
+    Search,
+    parse,
+    suggest,
+)
+from ci_deploy_gate.patterns import Pattern, PatternError, is_regex_literal, path_matcher, pattern
 from ci_deploy_gate.urls import check_api_url
 
 DEFAULT_PATH = ".circleci/deploy-gate.yml"
@@ -29,7 +41,15 @@ DEFAULT_DEADLINE = 60.0
 MAX_RETRIES = 10
 MAX_DEADLINE = 3600.0
 
-TOP_KEYS = ("version", "circleci", "match", "allow_forks", "wait_for_nodes", "rules")
+TOP_KEYS = (
+    "version",
+    "circleci",
+    "match",
+    "allow_forks",
+    "wait_for_nodes",
+    "changed_base",
+    "rules",
+)
 TOP_FLAGS = ("allow_forks", "wait_for_nodes")
 CIRCLECI_KEYS = (
     "url",
@@ -43,8 +63,9 @@ CIRCLECI_KEYS = (
     "retries",
     "deadline",
 )
-RULE_KEYS = ("name", "if", "when", "trigger")
+RULE_KEYS = ("name", "if", "when", "trigger", "changed_base")
 TRIGGER_KEYS = ("job", "parameters")
+SEARCH_KEYS = ("contains", "matches")  # `when: {message: {contains: ..., matches: ...}}`
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # CircleCI pipeline parameter names; at most 100 of them, values up to 512 characters.
@@ -81,6 +102,7 @@ class Rule(NamedTuple):
     condition: Expr
     trigger: Trigger
     line: int
+    changed_base: str | None = None  # overrides the file's, for `changed` and `messages`
 
 
 class RulesFile(NamedTuple):
@@ -90,6 +112,10 @@ class RulesFile(NamedTuple):
     allow_forks: bool
     rules: tuple[Rule, ...]
     wait_for_nodes: bool = False
+    changed_base: str | None = None  # None: the merge-base with the remote's default branch
+
+    def base_of(self, rule: Rule) -> str | None:
+        return rule.changed_base or self.changed_base
 
 
 class Problem(NamedTuple):
@@ -300,10 +326,31 @@ class _Reader:
             self.problem(_line(top, "match"), "match", f"expected first or all, found {match!r}")
         allow_forks, wait_for_nodes = (self.flag(top, key) for key in TOP_FLAGS)
         self.settings = self.circleci(top)
+        changed_base = self.base(top, "changed_base")
         rules = self.rules(top)
         return RulesFile(
-            self.path, self.settings, str(match), allow_forks, rules, wait_for_nodes=wait_for_nodes
+            self.path,
+            self.settings,
+            str(match),
+            allow_forks,
+            rules,
+            wait_for_nodes=wait_for_nodes,
+            changed_base=changed_base,
         )
+
+    def base(self, container: _Map, where: str) -> str | None:
+        """A git revision for changed_base; never an option, since it reaches git."""
+        if "changed_base" not in container:
+            return None
+        value = self.text(container, "changed_base", where)
+        if value is not None and (value.startswith("-") or any(c.isspace() for c in value)):
+            self.problem(
+                _line(container, "changed_base"),
+                where,
+                f"{value!r} is not a git revision (e.g. origin/main, HEAD~1, a commit SHA)",
+            )
+            return None
+        return value
 
     def flag(self, container: _Map, key: str) -> bool:
         value = container.get(key, False)
@@ -423,9 +470,10 @@ class _Reader:
         else:
             condition = self.when_condition(rule, label)
         trigger = self.trigger(rule, label) if "trigger" in rule else None
+        changed_base = self.base(rule, f"{label}: changed_base")
         if name is None or condition is None or trigger is None:
             return None
-        return Rule(name, condition, trigger, rule.line)
+        return Rule(name, condition, trigger, rule.line, changed_base)
 
     def if_condition(self, rule: _Map, label: str) -> Expr | None:
         source = rule["if"]
@@ -449,26 +497,90 @@ class _Reader:
             )
             return None
         leaves: list[Leaf] = []
+        failed = False
         for key, value in when.items():
-            leaf = self.when_leaf(str(key), value, _line(when, key), where)
-            if leaf is not None:
-                leaves.append(leaf)
-        if len(leaves) != len(when):
+            found = self.when_leaf(str(key), value, _line(when, key), where)
+            failed = failed or not found
+            leaves.extend(found)
+        if failed:
             return None
         text = " and ".join(leaf.text for leaf in leaves)
         return leaves[0] if len(leaves) == 1 else All(text, 0, tuple(leaves))
 
-    def when_leaf(self, name: str, value: object, line: int, where: str) -> Leaf | None:
+    def when_leaf(self, name: str, value: object, line: int, where: str) -> list[Leaf]:
+        """The conditions one `when` key stands for (a search map can give two); an empty
+        list after a problem."""
         kind = fact_kind(name)
         if kind is None:
             hint = suggest(name, [*FACTS, "env.NAME"]) or f"known: {', '.join(FACTS)}, env.NAME"
             self.problem(line, where, f"unknown fact {name!r} ({hint})")
-            return None
+            return []
         if kind == "flag":
             if not isinstance(value, bool):
                 self.problem(line, f"{where}.{name}", f"expected true or false, found {value!r}")
+                return []
+            return [Is(f"{name}: {str(value).lower()}", 0, name, value)]
+        if kind == "paths":
+            changed = self.when_changed(value, line, f"{where}.{name}")
+            return [changed] if changed else []
+        if kind in ("prose", "messages"):
+            return self.when_search(name, value, line, f"{where}.{name}")
+        leaf = self.when_values(name, value, line, where)
+        return [leaf] if leaf else []
+
+    def when_changed(self, value: object, line: int, where: str) -> Changed | None:
+        """`changed: PATTERNS` (any path) or `changed: {only: PATTERNS}` (every path)."""
+        only = isinstance(value, _Map)
+        if only:
+            section = self.mapping(
+                value, line=line, where=where, known=("only",), required=("only",)
+            )
+            if section is None or "only" not in section:
                 return None
-            return Is(f"{name}: {str(value).lower()}", 0, name, value)
+            value = section["only"]
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(item, str) and item for item in items):
+            self.problem(
+                line, where, f"expected a path pattern or a list of them, found {_kind(value)}"
+            )
+            return None
+        patterns = tuple(str(item) for item in items)
+        try:
+            path_matcher(patterns)
+        except PatternError as exc:
+            self.problem(line, where, str(exc))
+            return None
+        shown = f"[{', '.join(patterns)}]" if isinstance(value, list) else patterns[0]
+        text = f"changed: {{only: {shown}}}" if only else f"changed: {shown}"
+        return Changed(text, 0, "changed", PathQuery(patterns, only))
+
+    def when_search(self, name: str, value: object, line: int, where: str) -> list[Leaf]:
+        """`message: {contains: TEXT, matches: /re/}`: every key given must hold."""
+        section = self.mapping(value, line=line, where=where, known=SEARCH_KEYS)
+        if section is None:
+            return []
+        if not section:
+            self.problem(line, where, "give contains: TEXT or matches: /regex/")
+            return []
+        found: list[Leaf] = []
+        for key, item in section.items():
+            at = _line(section, key)
+            if not isinstance(item, str) or not item:
+                self.problem(at, f"{where}.{key}", f"expected text, found {_kind(item)}")
+            elif key == "contains":
+                found.append(Contains(f"{name} contains {item!r}", 0, name, item))
+            elif not is_regex_literal(item):
+                self.problem(at, f"{where}.{key}", f"expected a /regex/, found {item!r}")
+            else:
+                try:
+                    pattern(item)
+                except PatternError as exc:
+                    self.problem(at, f"{where}.{key}", str(exc))
+                    continue
+                found.append(Search(f"{name} matches {item}", 0, name, item[1:-1]))
+        return found if len(found) == len(section) else []
+
+    def when_values(self, name: str, value: object, line: int, where: str) -> Matches | None:
         values = value if isinstance(value, list) else [value]
         patterns: list[Pattern] = []
         for item in values:

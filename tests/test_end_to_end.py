@@ -97,6 +97,7 @@ def test_node_skip_reports_json(tmp_path: Path, spelling: list[str]) -> None:
         "decision": "skipped",
         "reason": "node 2 of 3, only node 0 fires",
         "node": {"index": 2, "total": 3},
+        "sources": {},
         "rule": None,
         "rules": [],
         "triggers": [],
@@ -230,6 +231,13 @@ def test_json_report_of_a_trigger(tmp_path: Path, api: FakeCircleCI) -> None:
         "decision": "triggered",
         "reason": "rule 'production' matched; fired deploy_docker",
         "node": {"index": 0, "total": 1},
+        "sources": {
+            "branch": "environment (CIRCLE_BRANCH)",
+            "sha": "environment (CIRCLE_SHA1)",
+            "user": "environment (CIRCLE_USERNAME)",
+            "job": "environment (CIRCLE_JOB)",
+            "project": "environment (CIRCLE_PROJECT_USERNAME)",
+        },
         "rule": "production",
         "rules": [
             {

@@ -1,0 +1,262 @@
+"""Git facts, read with GitPython from the checkout the job runs in: the commit's message
+and e-mails, the changed range's messages and paths, and the local dry-run's CIRCLE_*.
+
+Every git call of the gate is here. GitPython is imported only when a rule tests a git
+fact or a local dry-run needs the checkout: a rules file without them never loads it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from ci_deploy_gate.context import ChangeRange, GitFacts, PathAnswer, PathQuery
+from ci_deploy_gate.errors import ConfigError
+from ci_deploy_gate.expr import EXAMPLES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from ci_deploy_gate.evaluate import GitNeeds, RangeNeeds
+
+# The empty tree: what a root commit is compared with, so all its paths count as changed.
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+# The remote's default branch, most telling first. CircleCI's checkout fetches only the
+# branch it builds, so origin/HEAD is often missing there.
+DEFAULT_BRANCHES = ("origin/HEAD", "origin/main", "origin/master")
+_CHUNK = 1 << 16
+_USERINFO = re.compile(r"(?<=://)[^@/]+@")  # https://user:token@host/...: never kept
+
+
+def open_repo(path: str) -> Any:
+    """The git.Repo holding `path`; ConfigError when git or the repository is missing."""
+    try:
+        import git
+    except ImportError as exc:  # GitPython refuses to load without a git executable
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"git: cannot run git ({first}); install git, or drop the git facts "
+            "(message, author, committer, messages, changed) from the rules"
+        ) from None
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except git.NoSuchPathError:
+        raise ConfigError(f"--repo {path}: no such folder") from None
+    except git.InvalidGitRepositoryError:
+        raise ConfigError(
+            f"git: {os.path.abspath(path)} is not in a git repository (git facts and the local "
+            "dry-run read the checkout: run in it, or pass --repo PATH)"
+        ) from None
+
+
+def _shallow(repo: Any) -> bool:
+    return os.path.exists(os.path.join(repo.git_dir, "shallow"))
+
+
+_SHALLOW_HINT = (
+    "this clone is shallow, the usual cause: fetch the history first, e.g. "
+    "`git fetch --unshallow` (or a deeper --depth) before the gate runs"
+)
+
+
+def _missing(repo: Any, what: str, fix: str) -> ConfigError:
+    hint = _SHALLOW_HINT if _shallow(repo) else fix
+    return ConfigError(f"git: {what} in {repo.working_dir} ({hint})")
+
+
+def _commit(repo: Any, revision: str) -> Any | None:
+    import git
+
+    try:
+        return repo.commit(revision)
+    except (ValueError, git.BadName, git.BadObject, git.GitCommandError):
+        return None
+
+
+def read_git_facts(repo_path: str, sha: str | None, needs: GitNeeds) -> GitFacts:
+    if not sha:
+        raise ConfigError(
+            "environment: CIRCLE_SHA1 is not set: the git facts "
+            "(message, author, committer, messages, changed) are of that commit"
+        )
+    repo = open_repo(repo_path)
+    commit = _commit(repo, sha)
+    if commit is None:
+        raise _missing(
+            repo,
+            f"CIRCLE_SHA1 {sha} is not a commit",
+            "run the gate in the checkout of the build, or pass --repo PATH",
+        )
+    found = {name: _commit_fact(commit, name) for name in sorted(needs.commit)}
+    ranges = {base: _range(repo, commit, base, wanted) for base, wanted in needs.ranges.items()}
+    return GitFacts(found, ranges)
+
+
+def _commit_fact(commit: Any, name: str) -> str:
+    if name == "message":
+        return _text(commit.message)
+    person = commit.author if name == "author" else commit.committer
+    return str(person.email or "")
+
+
+def _text(value: str | bytes) -> str:
+    """A message as written, without the newline git ends it with."""
+    return (value.decode("utf-8", "replace") if isinstance(value, bytes) else value).strip()
+
+
+def _base(repo: Any, commit: Any, spec: str | None) -> tuple[str, str]:
+    """(base commit, how it was chosen): changed_base as written, else the merge-base
+    with the remote's default branch, else (on that branch itself) the first parent."""
+    if spec:
+        found = _commit(repo, spec)
+        if found is None:
+            raise _missing(
+                repo,
+                f"changed_base {spec!r} does not name a commit",
+                f"fetch it first, e.g. `git fetch origin {spec.removeprefix('origin/')}`"
+                if spec.startswith("origin/")
+                else "check changed_base in the rules file",
+            )
+        return found.hexsha, f"changed_base {spec}"
+    default = next((name for name in DEFAULT_BRANCHES if _commit(repo, name)), None)
+    if default is None:
+        raise ConfigError(
+            f"git: cannot find the remote's default branch in {repo.working_dir} (none of "
+            f"{', '.join(DEFAULT_BRANCHES)}; CircleCI's checkout fetches only the branch it "
+            "builds): fetch it, e.g. `git fetch origin main`, or set changed_base "
+            "in the rules file"
+        )
+    bases = repo.merge_base(commit, default)
+    if not bases:
+        raise _missing(
+            repo,
+            f"CIRCLE_SHA1 and {default} have no commit in common",
+            "set changed_base in the rules file",
+        )
+    if bases[0].hexsha != commit.hexsha:
+        return bases[0].hexsha, f"merge-base with {default}"
+    if commit.parents:  # the commit is on the default branch: what it added
+        return commit.parents[0].hexsha, f"first parent (the commit is on {default})"
+    if _shallow(repo):
+        raise _missing(repo, f"the parent of {commit.hexsha} was not fetched", "")
+    return EMPTY_TREE, "none: the root commit, every path counts"
+
+
+def _range(repo: Any, commit: Any, spec: str | None, needs: RangeNeeds) -> ChangeRange:
+    base, how = _base(repo, commit, spec)
+    messages: tuple[str, ...] = ()
+    answers: dict[PathQuery, PathAnswer]
+    if needs.messages:
+        if base == EMPTY_TREE:
+            messages = (_text(commit.message),)
+        else:
+            span = f"{base}..{commit.hexsha}"
+            messages = tuple(_text(c.message) for c in repo.iter_commits(span))
+    total, answers = 0, {}
+    if needs.queries:
+        total, answers = answer_paths(_changed_paths(repo, base, commit.hexsha), needs.queries)
+    return ChangeRange(base, how, total, answers, messages)
+
+
+def _changed_paths(repo: Any, base: str, sha: str) -> Iterator[str]:
+    """Every path changed in base..sha, streamed from `git diff` as it prints them.
+    --no-renames: a rename is its old path deleted and its new path added, so both count;
+    -z: any byte in a name survives."""
+    import git
+
+    process = repo.git.diff(
+        "--name-only", "-z", "--no-renames", "--no-ext-diff", base, sha, as_process=True
+    )
+    rest = b""
+    for chunk in iter(lambda: process.stdout.read(_CHUNK), b""):
+        *names, rest = (rest + chunk).split(b"\0")
+        for name in names:
+            yield os.fsdecode(name)
+    if rest:
+        yield os.fsdecode(rest)
+    try:
+        process.wait()
+    except git.GitCommandError as exc:
+        said = _text(exc.stderr or b"").removeprefix("stderr: ").strip("'\n ")
+        raise ConfigError(f"git: cannot list the paths changed in {base}..{sha}: {said}") from None
+
+
+class _Tally:
+    """One `changed` condition's answer, built path by path."""
+
+    __slots__ = ("examples", "match", "query", "result")
+
+    def __init__(self, query: PathQuery) -> None:
+        from ci_deploy_gate.patterns import path_matcher
+
+        self.query = query
+        self.match = path_matcher(query.patterns).match
+        self.result = query.only  # `only` holds until a path outside turns up
+        self.examples: list[str] = []
+
+    def add(self, path: str) -> bool:
+        """Count one path; False once nothing can change the answer or its examples."""
+        if self.match(path) != self.query.only:
+            self.result = not self.query.only
+            self.examples.append(path)
+        return len(self.examples) < EXAMPLES
+
+
+def answer_paths(
+    paths: Iterable[str], queries: Iterable[PathQuery]
+) -> tuple[int, dict[PathQuery, PathAnswer]]:
+    """(paths seen, each condition's answer). Memory stays flat: a path is matched and
+    let go, and a condition already answered with all its examples stops matching."""
+    tallies = [_Tally(query) for query in queries]
+    open_ = list(tallies)
+    total = 0
+    for path in paths:
+        total += 1
+        if open_ and not all([tally.add(path) for tally in open_]):
+            open_ = [tally for tally in open_ if len(tally.examples) < EXAMPLES]
+    return total, {t.query: PathAnswer(t.result, tuple(t.examples)) for t in tallies}
+
+
+def local_environment(repo_path: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The CIRCLE_* variables a CircleCI build of this checkout's HEAD would have, and
+    where each came from: the local dry-run needs no setup."""
+    repo = open_repo(repo_path)
+    try:
+        head = repo.head.commit
+    except ValueError:
+        raise ConfigError(f"git: {repo.working_dir} has no commit yet: nothing to deploy") from None
+    values = {"CIRCLE_SHA1": head.hexsha}
+    origins = {"CIRCLE_SHA1": "local checkout: HEAD"}
+    if not repo.head.is_detached:
+        values["CIRCLE_BRANCH"] = repo.active_branch.name
+        origins["CIRCLE_BRANCH"] = "local checkout: the current branch"
+    tags = repo.git.tag("--points-at", head.hexsha, "--sort=-version:refname").split()
+    if tags:
+        values["CIRCLE_TAG"] = tags[0]
+        origins["CIRCLE_TAG"] = "local checkout: a tag at HEAD"
+    url = next((remote.url for remote in repo.remotes if remote.name == "origin"), None)
+    project = _project(url) if url else None
+    if project:
+        org, name = project
+        values.update(
+            CIRCLE_PROJECT_USERNAME=org,
+            CIRCLE_PROJECT_REPONAME=name,
+            CIRCLE_REPOSITORY_URL=_USERINFO.sub("", url or ""),
+        )
+        for variable in ("CIRCLE_PROJECT_USERNAME", "CIRCLE_PROJECT_REPONAME"):
+            origins[variable] = "local checkout: the origin remote"
+        origins["CIRCLE_REPOSITORY_URL"] = "local checkout: the origin remote"
+    return values, origins
+
+
+def _project(url: str) -> tuple[str, str] | None:
+    """(org, repo) of a GitHub, Bitbucket or GitLab remote URL, ssh or https; a GitLab
+    subgroup stays in the org (group/sub)."""
+    import giturlparse  # type: ignore[import-untyped]
+
+    parsed = giturlparse.parse(url)
+    if not parsed.valid or not parsed.owner or not parsed.repo:
+        return None
+    groups = [group for group in (getattr(parsed, "groups", None) or []) if group]
+    return "/".join([parsed.owner, *groups]), parsed.repo
