@@ -65,13 +65,18 @@ def _missing(repo: Any, what: str, fix: str) -> ConfigError:
     return ConfigError(f"git: {what} in {repo.working_dir} ({hint})")
 
 
-def _commit(repo: Any, revision: str) -> Any | None:
+def _resolve(repo: Any, revision: str) -> str | None:
+    """The commit `revision` names, by git itself: GitPython's own rev_parse reads a
+    parent from the raw commit even where a shallow clone has not fetched it."""
     import git
 
     try:
-        return repo.commit(revision)
-    except (ValueError, git.BadName, git.BadObject, git.GitCommandError):
+        found = repo.git.rev_parse(
+            "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"
+        )
+    except git.GitCommandError:
         return None
+    return str(found).strip() or None
 
 
 def read_git_facts(repo_path: str, sha: str | None, needs: GitNeeds) -> GitFacts:
@@ -81,13 +86,14 @@ def read_git_facts(repo_path: str, sha: str | None, needs: GitNeeds) -> GitFacts
             "(message, author, committer, messages, changed) are of that commit"
         )
     repo = open_repo(repo_path)
-    commit = _commit(repo, sha)
-    if commit is None:
+    resolved = _resolve(repo, sha)
+    if resolved is None:
         raise _missing(
             repo,
             f"CIRCLE_SHA1 {sha} is not a commit",
             "run the gate in the checkout of the build, or pass --repo PATH",
         )
+    commit = repo.commit(resolved)
     found = {name: _commit_fact(commit, name) for name in sorted(needs.commit)}
     ranges = {base: _range(repo, commit, base, wanted) for base, wanted in needs.ranges.items()}
     return GitFacts(found, ranges)
@@ -109,7 +115,7 @@ def _base(repo: Any, commit: Any, spec: str | None) -> tuple[str, str]:
     """(base commit, how it was chosen): changed_base as written, else the merge-base
     with the remote's default branch, else (on that branch itself) the first parent."""
     if spec:
-        found = _commit(repo, spec)
+        found = _resolve(repo, spec)
         if found is None:
             raise _missing(
                 repo,
@@ -118,8 +124,8 @@ def _base(repo: Any, commit: Any, spec: str | None) -> tuple[str, str]:
                 if spec.startswith("origin/")
                 else "check changed_base in the rules file",
             )
-        return found.hexsha, f"changed_base {spec}"
-    default = next((name for name in DEFAULT_BRANCHES if _commit(repo, name)), None)
+        return found, f"changed_base {spec}"
+    default = next((name for name in DEFAULT_BRANCHES if _resolve(repo, name)), None)
     if default is None:
         raise ConfigError(
             f"git: cannot find the remote's default branch in {repo.working_dir} (none of "
@@ -136,8 +142,9 @@ def _base(repo: Any, commit: Any, spec: str | None) -> tuple[str, str]:
         )
     if bases[0].hexsha != commit.hexsha:
         return bases[0].hexsha, f"merge-base with {default}"
-    if commit.parents:  # the commit is on the default branch: what it added
-        return commit.parents[0].hexsha, f"first parent (the commit is on {default})"
+    parent = _resolve(repo, f"{commit.hexsha}^1")
+    if parent:  # the commit is on the default branch: what it added
+        return parent, f"first parent (the commit is on {default})"
     if _shallow(repo):
         raise _missing(repo, f"the parent of {commit.hexsha} was not fetched", "")
     return EMPTY_TREE, "none: the root commit, every path counts"
@@ -160,7 +167,8 @@ def _range(repo: Any, commit: Any, spec: str | None, needs: RangeNeeds) -> Chang
 
 
 def _changed_paths(repo: Any, base: str, sha: str) -> Iterator[str]:
-    """Every path changed in base..sha, streamed from `git diff` as it prints them.
+    """The paths changed in base..sha, in blocks of NUL-ended names, read from `git diff`
+    while it prints them (so the matching runs beside git, on the other core).
     --no-renames: a rename is its old path deleted and its new path added, so both count;
     -z: any byte in a name survives."""
     import git
@@ -170,11 +178,14 @@ def _changed_paths(repo: Any, base: str, sha: str) -> Iterator[str]:
     )
     rest = b""
     for chunk in iter(lambda: process.stdout.read(_CHUNK), b""):
-        *names, rest = (rest + chunk).split(b"\0")
-        for name in names:
-            yield os.fsdecode(name)
+        end = chunk.rfind(b"\0") + 1
+        if end:
+            yield os.fsdecode(rest + chunk[:end])
+            rest = chunk[end:]
+        else:
+            rest += chunk
     if rest:
-        yield os.fsdecode(rest)
+        yield os.fsdecode(rest + b"\0")
     try:
         process.wait()
     except git.GitCommandError as exc:
@@ -183,38 +194,52 @@ def _changed_paths(repo: Any, base: str, sha: str) -> Iterator[str]:
 
 
 class _Tally:
-    """One `changed` condition's answer, built path by path."""
+    """One `changed` condition's answer, built block by block."""
 
-    __slots__ = ("examples", "match", "query", "result")
+    __slots__ = ("examples", "matcher", "query", "result")
 
     def __init__(self, query: PathQuery) -> None:
         from ci_deploy_gate.patterns import path_matcher
 
         self.query = query
-        self.match = path_matcher(query.patterns).match
+        self.matcher = path_matcher(query.patterns)
         self.result = query.only  # `only` holds until a path outside turns up
         self.examples: list[str] = []
 
-    def add(self, path: str) -> bool:
-        """Count one path; False once nothing can change the answer or its examples."""
-        if self.match(path) != self.query.only:
+    @property
+    def done(self) -> bool:
+        """Nothing more can change the answer or its examples."""
+        return len(self.examples) >= EXAMPLES
+
+    def add(self, names: str) -> None:
+        """NUL-ended names: joined by newlines and scanned with one regex, or one by
+        one in the rare block where a name holds a newline itself."""
+        if "\n" in names:
+            deciders = [
+                n for n in names.split("\0")[:-1] if self.matcher.match(n) != self.query.only
+            ]
+        else:
+            regex = self.matcher.outside if self.query.only else self.matcher.lines
+            found = regex.finditer(names.replace("\0", "\n"))
+            deciders = [m.group() for m, _ in zip(found, range(EXAMPLES - len(self.examples)))]
+        if deciders:
             self.result = not self.query.only
-            self.examples.append(path)
-        return len(self.examples) < EXAMPLES
+            self.examples.extend(deciders[: EXAMPLES - len(self.examples)])
 
 
 def answer_paths(
-    paths: Iterable[str], queries: Iterable[PathQuery]
+    blocks: Iterable[str], queries: Iterable[PathQuery]
 ) -> tuple[int, dict[PathQuery, PathAnswer]]:
-    """(paths seen, each condition's answer). Memory stays flat: a path is matched and
-    let go, and a condition already answered with all its examples stops matching."""
+    """(paths seen, each condition's answer), from blocks of NUL-ended names. Memory stays
+    flat: a block is matched and let go, and a condition already answered with all its
+    examples is not matched again."""
     tallies = [_Tally(query) for query in queries]
-    open_ = list(tallies)
     total = 0
-    for path in paths:
-        total += 1
-        if open_ and not all([tally.add(path) for tally in open_]):
-            open_ = [tally for tally in open_ if len(tally.examples) < EXAMPLES]
+    for names in blocks:
+        total += names.count("\0")
+        for tally in tallies:
+            if not tally.done:
+                tally.add(names)
     return total, {t.query: PathAnswer(t.result, tuple(t.examples)) for t in tallies}
 
 

@@ -559,11 +559,13 @@ class _Reader:
         section = self.mapping(value, line=line, where=where, known=SEARCH_KEYS)
         if section is None:
             return []
-        if not section:
+        given = [key for key in SEARCH_KEYS if key in section]  # unknown keys: said above
+        if not given:
             self.problem(line, where, "give contains: TEXT or matches: /regex/")
             return []
         found: list[Leaf] = []
-        for key, item in section.items():
+        for key in given:
+            item = section[key]
             at = _line(section, key)
             if not isinstance(item, str) or not item:
                 self.problem(at, f"{where}.{key}", f"expected text, found {_kind(item)}")

@@ -96,12 +96,58 @@ def test_not_binds_tighter_than_and_tighter_than_or() -> None:
         ),
         ("", "empty condition at column 1 (write e.g. 'branch is main')"),
         ("and", "expected a condition, found 'and' at column 1"),
+        (
+            "changed /docs/**",
+            "path patterns are gitignore-style globs, not /regex/ at column 9 "
+            "(quote a pattern that starts with '/': \"/docs/**\")",
+        ),
+        (
+            "changed",
+            'expected a path pattern, found the end at column 8 (e.g. changed "services/api/**")',
+        ),
+        (
+            "changed only",
+            'expected a path pattern, found the end at column 13 (e.g. changed "services/api/**")',
+        ),
+        (
+            'changed ["a/**" "b"]',
+            "expected ',' or ']' to close the '[' at column 9, found 'b' at column 17",
+        ),
+        (
+            'changed "!docs/**"',
+            "'!docs/**' can match no path: give at least one pattern that is not '!' "
+            "(an exclusion), blank or a '#' comment at column 1",
+        ),
+        (
+            "message matches release*",
+            "'message' is searched with a /regex/ at column 17 "
+            "('message matches /^release:/', or 'message contains TEXT')",
+        ),
+        (
+            "messages is x",
+            "'messages' holds every commit message of the change at column 10 "
+            "(use 'messages contain TEXT' or 'messages match /regex/')",
+        ),
+        ("message contains", "expected a value after 'contains' at column 17"),
+        ("fork contains x", "'fork' is a yes/no fact at column 6 (use 'fork' or 'not fork')"),
     ],
 )
 def test_syntax_error_names_the_column(source: str, message: str) -> None:
     with pytest.raises(ExprError) as caught:
         parse(source)
     assert str(caught.value) == message
+
+
+def test_git_conditions_without_git_facts_are_false() -> None:
+    """A context git was not read for (no such rule): nothing changed, no message."""
+    for source in ('changed "**"', "message contains x", "messages contain x", "author is a"):
+        assert evaluate(parse(source), CONTEXT) is False
+    assert evaluate(parse('not changed only "docs/**"'), CONTEXT) is True
+
+
+def test_contains_works_on_any_text_fact() -> None:
+    assert evaluate(parse("branch contains '2.'"), CONTEXT) is True
+    assert evaluate(parse("branch contains hotfix"), CONTEXT) is False
 
 
 def test_explanation_quotes_each_condition_with_its_value() -> None:
@@ -148,6 +194,13 @@ def test_any_text_parses_or_fails_cleanly(source: str) -> None:
                 "env.X",
                 "true",
                 "*",
+                "changed",
+                "only",
+                "message",
+                "messages",
+                "contains",
+                "contain",
+                "'src/**'",
             ]
         ),
         max_size=12,

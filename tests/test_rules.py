@@ -145,6 +145,44 @@ rules:
             "rules:\n  - name: a\n    name: b\n",
             "gate.yml:3:5: not valid YAML: duplicate key 'name'",
         ),
+        (
+            "changed_base: --output=/tmp/x\nrules: [{name: a, if: fork, trigger: d}]\n",
+            "gate.yml:1: changed_base: '--output=/tmp/x' is not a git revision "
+            "(e.g. origin/main, HEAD~1, a commit SHA)",
+        ),
+        (
+            "rules: [{name: a, if: fork, trigger: d, changed_base: 3}]\n",
+            "gate.yml:1: rules[0] (a): changed_base: expected text, found a number",
+        ),
+        (
+            "rules: [{name: a, when: {changed: []}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when.changed: expected a path pattern or a list of them, "
+            "found an empty list",
+        ),
+        (
+            "rules: [{name: a, when: {changed: {onyl: [x]}}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when.changed: unknown key 'onyl' (did you mean 'only'?)\n"
+            "gate.yml:1: rules[0] (a): when.changed: missing required key 'only'",
+        ),
+        (
+            "rules: [{name: a, when: {changed: ['!x']}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when.changed: '!x' can match no path: give at least one "
+            "pattern that is not '!' (an exclusion), blank or a '#' comment",
+        ),
+        (
+            "rules: [{name: a, when: {message: '[hotfix]'}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when.message: expected a mapping, found text",
+        ),
+        (
+            "rules: [{name: a, when: {message: {contains: x, matches: 'rel*'}}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when.message.matches: expected a /regex/, found 'rel*'",
+        ),
+        (
+            "rules: [{name: a, when: {messages: {contain: x}}, trigger: d}]\n",
+            "gate.yml:1: rules[0] (a): when.messages: unknown key 'contain' "
+            "(did you mean 'contains'?)\n"
+            "gate.yml:1: rules[0] (a): when.messages: give contains: TEXT or matches: /regex/",
+        ),
     ],
 )
 def test_bad_rules_file_message(text: str, message: str) -> None:
