@@ -154,7 +154,11 @@ def project_parts(context: Context) -> tuple[str, str, str]:
         if not value
     ]
     if missing:
-        raise ConfigError(f"environment: {' and '.join(missing)} not set: cannot name the project")
+        raise ConfigError(
+            f"environment: {' and '.join(missing)} not set: cannot name the project "
+            "(a local dry-run reads them from the checkout's origin remote; "
+            f"or pass --set {missing[0]}=...)"
+        )
     if not context.vcs:
         shown = context.repository_url or "unset"
         raise ConfigError(

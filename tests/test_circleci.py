@@ -70,7 +70,9 @@ def test_bitbucket_project_path() -> None:
         ),
         (
             {"CIRCLE_PROJECT_REPONAME": ""},
-            "environment: CIRCLE_PROJECT_REPONAME not set: cannot name the project",
+            "environment: CIRCLE_PROJECT_REPONAME not set: cannot name the project "
+            "(a local dry-run reads them from the checkout's origin remote; "
+            "or pass --set CIRCLE_PROJECT_REPONAME=...)",
         ),
         (
             {"CIRCLE_REPOSITORY_URL": "git@gitlab.com:acme/shop.git"},

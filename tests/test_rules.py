@@ -29,6 +29,21 @@ def test_example_rules_file_loads() -> None:
     assert staging.trigger.parameters == (("DEPLOY_ENV", "staging"),)
 
 
+def test_example_git_rules_load_when_uncommented() -> None:
+    """rules.example.yaml keeps its git rules commented out (its quick start runs on a
+    fake environment, with no clone of that commit); they must still be right."""
+    text = (ROOT / "rules.example.yaml").read_text(encoding="utf-8")
+    block = text.split("# BEGIN git example\n")[1].split("  # END git example")[0]
+    uncommented = "\n".join(line.replace("  # ", "  ", 1) for line in block.splitlines())
+    rules_file = parse_rules(f"rules:\n{uncommented}\n", "example.yml")
+    assert [rule.name for rule in rules_file.rules] == ["api", "site"]
+    assert rules_file.rules[1].changed_base == "HEAD~1"
+    assert rules_file.rules[0].condition.text == (
+        'branch is main and changed ["services/api/**", "!services/api/docs/**"] '
+        'and not messages contain "[skip deploy]"'
+    )
+
+
 def test_defaults_when_only_rules_are_given() -> None:
     rules_file = parse_rules("rules:\n  - {name: a, if: tag matches v*, trigger: d}\n", "g.yml")
     assert rules_file.match == "first"
