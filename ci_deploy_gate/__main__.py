@@ -12,7 +12,7 @@ import sys
 # Flags that cannot change which node this is. Anything else (--env-file, --set, --help,
 # a typo) goes through argparse, which then runs the same guard on the final environment.
 _SWITCHES = ("--json", "--dry-run", "--verbose", "--force", "--wait", "--wait-for-nodes")
-_VALUED = ("--rules", "--report", "--api-url", "--wait-timeout", "--repo")
+_VALUED = ("--rules", "--report", "--api-url", "--wait-timeout", "--repo", "--now")
 
 
 def _skip_options(argv: list[str]) -> tuple[bool, str | None] | None:

@@ -15,6 +15,8 @@ from ci_deploy_gate.node import Node, read_node
 from ci_deploy_gate.report import Output, conclude, document
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ci_deploy_gate.circleci import Fired, TriggerRequest
     from ci_deploy_gate.context import Context
     from ci_deploy_gate.evaluate import Decision
@@ -92,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
         "(also wait_for_nodes: true in the rules file)",
     )
     parser.add_argument(
+        "--now",
+        metavar="ISO-8601",
+        type=_instant,
+        help="decide the windows and freezes at this instant, with an offset or Z "
+        "(2026-11-20T17:00:00+01:00), instead of the clock",
+    )
+    parser.add_argument(
         "--repo",
         metavar="PATH",
         default=".",
@@ -116,6 +125,25 @@ def _seconds(value: str) -> float:
             f"expected seconds from 1 to {MAX_WAIT_TIMEOUT:g}, found {value!r}"
         )
     return seconds
+
+
+def _instant(value: str) -> datetime:
+    """--now: ISO 8601 with an offset or Z; a time without a zone would be a guess."""
+    from datetime import datetime
+
+    text = value.strip()
+    text = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 instant such as 2026-11-20T17:00:00+01:00, found {value!r}"
+        ) from None
+    if found.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} has no offset: add one (+01:00) or Z, so it names one instant"
+        )
+    return found
 
 
 class _Run:
@@ -182,6 +210,8 @@ def _gate(run: _Run, output: Output, environ: Mapping[str, str], args: argparse.
     rules_file = load_rules(args.rules or env.get("DEPLOY_GATE_RULES") or DEFAULT_RULES)
     output.secrets.extend(secret_values(env, rules_file.circleci.token_env))
     context = _context(env, origins, rules_file, environ, layered, repo=args.repo)
+    if rules_file.windows or rules_file.freezes:
+        context = _at(context, args.now)
     run.sources = dict(context.sources)
     run.outcome = outcome = decide(rules_file, context)
     if not outcome.fire:
@@ -289,6 +319,18 @@ def _context(
             (fact, "git: base..CIRCLE_SHA1 (each condition names its base)") for fact in RANGE_FACTS
         )
     return context._replace(git=git, sources={**context.sources, **read})
+
+
+def _at(context: Context, now: datetime | None) -> Context:
+    """The run's one instant for the windows and freezes: --now, or the clock, read once."""
+    from datetime import datetime, timezone
+
+    if now is None:
+        now, source = datetime.now(timezone.utc), "the clock"
+    else:
+        source = "--now"
+    shown = f"{source}: {now.isoformat(timespec='seconds')}"
+    return context._replace(now=now, sources={**context.sources, "now": shown})
 
 
 def _conclude_fired(run: _Run, output: Output, node: Node, outcome: Decision) -> str | None:

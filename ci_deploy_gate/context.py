@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import NamedTuple, Union
 
 
@@ -33,7 +34,22 @@ class ChangeRange(NamedTuple):
     messages: tuple[str, ...]  # of every commit in the range, newest first
 
 
-FactValue = Union[str, bool, None, tuple[str, ...], ChangeRange]
+class TimeState(NamedTuple):
+    """A window (open) or a freeze (in force) at the run's instant, and the sentence that
+    says until when: 'closed, opens Mon 2026-11-23 09:00 Europe/Berlin, in 2d 14h'."""
+
+    active: bool
+    text: str
+
+
+class Calendar(NamedTuple):
+    """Every window and freeze of the rules file at the run's one instant."""
+
+    windows: Mapping[str, TimeState]
+    freezes: Mapping[str, TimeState]
+
+
+FactValue = Union[str, bool, None, tuple[str, ...], ChangeRange, Calendar]
 
 # name -> (kind, what it holds). "flag" facts are yes/no; "text" facts are strings or unset;
 # "prose" is text searched rather than compared (a commit message); "messages" is every
@@ -52,7 +68,10 @@ FACTS: dict[str, tuple[str, str]] = {
     "committer": ("text", "git: the committer e-mail of the CIRCLE_SHA1 commit"),
     "messages": ("messages", "git: the message of every commit in base..CIRCLE_SHA1"),
     "changed": ("paths", "git: the paths changed in base..CIRCLE_SHA1"),
+    "within": ("window", "a window of `windows:` is open now: `within NAME`"),
+    "frozen": ("freeze", "a freeze of `freezes:` is in force now: `frozen`, `frozen NAME`"),
 }
+TIME_FACTS = ("within", "frozen")
 # fact -> the variables it is read from; the first one set is named as its source
 VARIABLES: dict[str, tuple[str, ...]] = {
     "branch": ("CIRCLE_BRANCH",),
@@ -107,6 +126,8 @@ class Context(NamedTuple):
     on_circleci: bool
     git: GitFacts | None = None  # read only when a rule tests a git fact
     sources: Mapping[str, str] = {}  # fact -> where it came from, for the report
+    now: datetime | None = None  # the run's one instant: --now, or the clock read once
+    calendar: Calendar | None = None  # the windows and freezes at `now`, from `evaluate`
 
     def get(self, name: str) -> FactValue:
         return self.scoped(None).get(name)
@@ -136,6 +157,8 @@ class Scoped(NamedTuple):
         context = self.context
         if name.startswith(ENV_PREFIX):
             return context.env.get(name[len(ENV_PREFIX) :]) or None
+        if name in TIME_FACTS:
+            return context.calendar
         if name in GIT_FACTS:
             if context.git is None:
                 return None

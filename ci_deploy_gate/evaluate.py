@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ci_deploy_gate.context import COMMIT_FACTS, RANGE_FACTS, Context, PathQuery
-from ci_deploy_gate.expr import Atom, Changed, atoms, evaluate, leaves
+from ci_deploy_gate.context import COMMIT_FACTS, RANGE_FACTS, Calendar, Context, PathQuery
+from ci_deploy_gate.expr import Atom, Changed, Expr, atoms, evaluate, leaves
 from ci_deploy_gate.rules import RulesFile, Trigger
 
 
@@ -28,12 +28,15 @@ class GitNeeds(NamedTuple):
 def git_needs(rules_file: RulesFile) -> GitNeeds:
     commit: set[str] = set()
     ranges: dict[str | None, RangeNeeds] = {}
-    for rule in rules_file.rules:
-        for leaf in leaves(rule.condition):
+    conditions: list[tuple[Expr, str | None]] = [
+        (rule.condition, rules_file.base_of(rule)) for rule in rules_file.rules
+    ]
+    conditions += [(f.unless, rules_file.changed_base) for f in rules_file.freezes if f.unless]
+    for condition, base in conditions:
+        for leaf in leaves(condition):
             if leaf.field in COMMIT_FACTS:
                 commit.add(leaf.field)
             elif leaf.field in RANGE_FACTS:
-                base = rules_file.base_of(rule)
                 needs = ranges.get(base, RangeNeeds(frozenset(), False))
                 if isinstance(leaf, Changed):
                     needs = needs._replace(queries=needs.queries | {leaf.query})
@@ -64,8 +67,33 @@ class Decision(NamedTuple):
     fires: tuple[Fire, ...]
 
 
+def calendar(rules_file: RulesFile, context: Context) -> Calendar:
+    """Every window and freeze at the run's instant. A freeze's `unless` is a condition
+    like any rule's, on the file's changed_base, and may test the windows."""
+    from ci_deploy_gate.windows import freeze_state, window_state
+
+    now = context.now
+    if now is None:
+        raise ValueError("a rules file with windows or freezes needs the run's instant")
+    windows = {window.name: window_state(window, now) for window in rules_file.windows}
+    facts = context._replace(calendar=Calendar(windows, {})).scoped(rules_file.changed_base)
+    freezes = {
+        freeze.name: freeze_state(
+            freeze,
+            now,
+            excused=freeze.unless.text
+            if freeze.unless is not None and evaluate(freeze.unless, facts)
+            else None,
+        )
+        for freeze in rules_file.freezes
+    }
+    return Calendar(windows, freezes)
+
+
 def decide(rules_file: RulesFile, context: Context) -> Decision:
     """Every rule is evaluated so the report explains all of them, not only the winner."""
+    if rules_file.windows or rules_file.freezes:
+        context = context._replace(calendar=calendar(rules_file, context))
     results = tuple(
         RuleResult(
             rule.name,

@@ -12,7 +12,15 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, Protocol, Union
 
-from ci_deploy_gate.context import FACTS, ChangeRange, FactValue, PathQuery, fact_kind
+from ci_deploy_gate.context import (
+    FACTS,
+    Calendar,
+    ChangeRange,
+    FactValue,
+    PathQuery,
+    TimeState,
+    fact_kind,
+)
 from ci_deploy_gate.patterns import Pattern, PatternError, exact, path_matcher, pattern
 
 KEYWORDS = frozenset({"and", "or", "not", "is", "matches", "in"})
@@ -133,12 +141,41 @@ class Changed(NamedTuple):
         return isinstance(actual, ChangeRange) and actual.answers[self.query].result
 
 
+class Within(NamedTuple):
+    """`within NAME`: the window NAME of `windows:` is open at the run's instant."""
+
+    text: str
+    column: int
+    field: str
+    name: str
+
+    def test(self, actual: FactValue) -> bool:
+        return isinstance(actual, Calendar) and actual.windows[self.name].active
+
+
+class Frozen(NamedTuple):
+    """`frozen`: some freeze is in force (and its `unless` does not hold); `frozen NAME`:
+    that one. Without a calendar, nothing is frozen."""
+
+    text: str
+    column: int
+    field: str
+    name: str | None
+
+    def test(self, actual: FactValue) -> bool:
+        if not isinstance(actual, Calendar):
+            return False
+        if self.name is not None:
+            return actual.freezes[self.name].active
+        return any(state.active for state in actual.freezes.values())
+
+
 def _items(actual: FactValue) -> tuple[str, ...]:
     """A text fact as one item, `messages` as its items; anything else as none."""
     if isinstance(actual, str):
         return (actual,)
-    if isinstance(actual, tuple) and not isinstance(actual, ChangeRange):
-        return actual
+    if type(actual) is tuple:  # `messages`; not the NamedTuple facts
+        return tuple(item for item in actual if isinstance(item, str))
     return ()
 
 
@@ -160,9 +197,9 @@ class AnyOf(NamedTuple):
     items: tuple[Expr, ...]
 
 
-Leaf = Union[Flag, Is, Matches, Contains, Search, Changed]
-Expr = Union[Flag, Is, Matches, Contains, Search, Changed, Not, All, AnyOf]
-LEAVES = (Flag, Is, Matches, Contains, Search, Changed)
+Leaf = Union[Flag, Is, Matches, Contains, Search, Changed, Within, Frozen]
+Expr = Union[Flag, Is, Matches, Contains, Search, Changed, Within, Frozen, Not, All, AnyOf]
+LEAVES = (Flag, Is, Matches, Contains, Search, Changed, Within, Frozen)
 
 
 def leaves(expr: Expr) -> Iterator[Leaf]:
@@ -203,6 +240,10 @@ def atoms(expr: Expr, facts: Facts) -> Iterator[Atom]:
         yield Atom(expr.text, expr.test(actual), shown_actual(expr, actual), expr.field)
 
 
+def _time_shown(state: TimeState) -> Shown:
+    return {"active": state.active, "text": state.text}
+
+
 def shown_actual(leaf: Leaf, actual: FactValue) -> Shown:
     """A list fact is shown by what decided the verdict, not in full: a change can hold
     100,000 paths."""
@@ -217,6 +258,14 @@ def shown_actual(leaf: Leaf, actual: FactValue) -> Shown:
             "paths": actual.total,
             key: list(answer.examples),
         }
+    if isinstance(actual, Calendar):
+        if isinstance(leaf, Within):
+            return _time_shown(actual.windows[leaf.name])
+        if isinstance(leaf, Frozen) and leaf.name is not None:
+            return _time_shown(actual.freezes[leaf.name])
+        active = [state for state in actual.freezes.values() if state.active]
+        texts = [state.text for state in active or actual.freezes.values()]
+        return {"active": bool(active), "text": "; ".join(texts) or "no freeze"}
     if isinstance(actual, ChangeRange):
         return None
     if isinstance(actual, tuple):  # messages: the subject lines of the commits that hit
@@ -383,6 +432,23 @@ class _Parser:
             )
         if kind == "paths":
             return self.changed(token)
+        if kind == "window":
+            window = self.token
+            if window.kind not in ("word", "string") or window.is_keyword(*KEYWORDS):
+                raise ExprError(
+                    "expected a window name after 'within'",
+                    window.column,
+                    "within NAME, a window of `windows:`",
+                )
+            self.advance()
+            return Within(self.text_from(token.start), token.column, "within", window.text)
+        if kind == "freeze":
+            freeze = self.token
+            named = freeze.kind in ("word", "string") and not freeze.is_keyword(*KEYWORDS)
+            if named:
+                self.advance()
+            chosen = freeze.text if named else None
+            return Frozen(self.text_from(token.start), token.column, "frozen", chosen)
         operator = self.token
         if operator.is_keyword("contains", "contain"):
             if kind == "flag":

@@ -76,7 +76,7 @@ def _shown(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
-        return _shown_list(value)
+        return str(value["text"]) if "text" in value else _shown_list(value)
     if isinstance(value, str) and ("\n" in value.strip() or len(value) > 72):
         first = value.strip().splitlines()[0] if value.strip() else ""
         return repr(first[:72]) + " ..."  # a commit message: its subject line

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime, time
 from typing import Any, NamedTuple, Union
 
 from ci_deploy_gate.context import FACTS, VCS_TYPES, PathQuery, fact_kind
@@ -19,10 +20,13 @@ from ci_deploy_gate.expr import (
     Contains,
     Expr,
     ExprError,
+    Frozen,
     Is,
-    Leaf,
     Matches,
+    Not,
     Search,
+    Within,
+    leaves,
     parse,
     suggest,
 )
@@ -48,6 +52,8 @@ TOP_KEYS = (
     "allow_forks",
     "wait_for_nodes",
     "changed_base",
+    "windows",
+    "freezes",
     "rules",
 )
 TOP_FLAGS = ("allow_forks", "wait_for_nodes")
@@ -66,6 +72,11 @@ CIRCLECI_KEYS = (
 RULE_KEYS = ("name", "if", "when", "trigger", "changed_base")
 TRIGGER_KEYS = ("job", "parameters")
 SEARCH_KEYS = ("contains", "matches")  # `when: {message: {contains: ..., matches: ...}}`
+WINDOW_KEYS = ("timezone", "days", "hours")
+FREEZE_KEYS = ("name", "from", "to", "timezone", "reason", "unless")
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^([01]?[0-9]|2[0-4]):([0-5][0-9])$")
+_LOCAL_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}:\d{2}))?$")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # CircleCI pipeline parameter names; at most 100 of them, values up to 512 characters.
@@ -97,6 +108,36 @@ class Trigger(NamedTuple):
     parameters: tuple[tuple[str, ParameterValue], ...]
 
 
+class Window(NamedTuple):
+    """Open on `days` (0 = Monday) from `start` to `end`, half-open, on the local clock of
+    `timezone`; an `end` at or before `start` crosses midnight and belongs to the day it
+    starts."""
+
+    name: str
+    timezone: str
+    days: frozenset[int]
+    start: time
+    end: time | None  # None: the end of the day, "24:00"
+    line: int
+
+    @property
+    def overnight(self) -> bool:
+        return self.end is not None and self.end <= self.start
+
+
+class Freeze(NamedTuple):
+    """No deploys from `start` to `end` (half-open, the local clock of `timezone`) unless
+    the `unless` condition holds."""
+
+    name: str
+    start: datetime  # naive: a wall-clock time of `timezone`
+    end: datetime
+    timezone: str
+    reason: str | None
+    unless: Expr | None
+    line: int
+
+
 class Rule(NamedTuple):
     name: str
     condition: Expr
@@ -113,6 +154,8 @@ class RulesFile(NamedTuple):
     rules: tuple[Rule, ...]
     wait_for_nodes: bool = False
     changed_base: str | None = None  # None: the merge-base with the remote's default branch
+    windows: tuple[Window, ...] = ()
+    freezes: tuple[Freeze, ...] = ()
 
     def base_of(self, rule: Rule) -> str | None:
         return rule.changed_base or self.changed_base
@@ -327,6 +370,14 @@ class _Reader:
         allow_forks, wait_for_nodes = (self.flag(top, key) for key in TOP_FLAGS)
         self.settings = self.circleci(top)
         changed_base = self.base(top, "changed_base")
+        self.windows = self.windows_section(top)
+        listed = top.get("freezes")
+        self.freeze_names: list[str] = [
+            item["name"].strip()
+            for item in (listed if isinstance(listed, list) else [])
+            if isinstance(item, _Map) and isinstance(item.get("name"), str)
+        ]
+        freezes = self.freezes_section(top)
         rules = self.rules(top)
         return RulesFile(
             self.path,
@@ -336,7 +387,215 @@ class _Reader:
             rules,
             wait_for_nodes=wait_for_nodes,
             changed_base=changed_base,
+            windows=tuple(self.windows.values()),
+            freezes=freezes,
         )
+
+    # --- windows and freezes -----------------------------------------------------------
+
+    def timezone(self, container: _Map, where: str) -> str | None:
+        if "timezone" not in container:
+            self.problem(
+                container.line,
+                where,
+                "missing required key 'timezone' (a tz database name: Europe/Berlin, UTC)",
+            )
+            return None
+        name = self.text(container, "timezone", f"{where}.timezone")
+        if name is None:
+            return None
+        from ci_deploy_gate.windows import zone
+
+        try:
+            zone(name)
+        except ValueError as exc:
+            self.problem(_line(container, "timezone"), f"{where}.timezone", str(exc))
+            return None
+        return name
+
+    def windows_section(self, top: _Map) -> dict[str, Window]:
+        if "windows" not in top:
+            return {}
+        section = top["windows"]
+        if not isinstance(section, _Map) or not section:
+            self.problem(
+                _line(top, "windows"),
+                "windows",
+                f"expected a mapping of named windows, found {_kind(section)}",
+            )
+            return {}
+        found: dict[str, Window] = {}
+        for name, raw in section.items():
+            where = f"windows.{name}"
+            item = self.mapping(
+                raw,
+                line=_line(section, name),
+                where=where,
+                known=WINDOW_KEYS,
+                required=("days", "hours"),
+            )
+            if item is None:
+                continue
+            zone_name = self.timezone(item, where)
+            days = self.days(item, where) if "days" in item else None
+            hours = self.hours(item, where) if "hours" in item else None
+            if zone_name and days and hours:
+                found[str(name)] = Window(str(name), zone_name, days, *hours, item.line)
+        return found
+
+    def days(self, item: _Map, where: str) -> frozenset[int] | None:
+        """`mon-thu`, `sat`, `mon, wed`, or a list of those; a range may wrap (`fri-mon`)."""
+        raw = item["days"]
+        line, where = _line(item, "days"), f"{where}.days"
+        parts = raw if isinstance(raw, list) else str(raw).split(",") if raw else []
+        days: list[int] = []
+        for part in parts:
+            if not isinstance(part, str) or not part.strip():
+                self.problem(line, where, f"expected day names (mon-fri, sat), found {_kind(part)}")
+                return None
+            first, dash, last = (piece.strip().lower() for piece in part.partition("-"))
+            unknown = [n for n in (first, last) if n and n not in DAY_NAMES]
+            if unknown or (dash and not last):
+                bad = unknown[0] if unknown else part.strip()
+                hint = suggest(bad, DAY_NAMES) or f"days are {', '.join(DAY_NAMES)}"
+                self.problem(line, where, f"{bad!r} is not a day ({hint})")
+                return None
+            start = DAY_NAMES.index(first)
+            span = (DAY_NAMES.index(last) - start) % 7 if dash else 0
+            for offset in range(span + 1):
+                day = (start + offset) % 7
+                if day in days:
+                    self.problem(line, where, f"{DAY_NAMES[day]} is named twice in {raw!r}")
+                    return None
+                days.append(day)
+        if not days:
+            self.problem(line, where, "no day given: the window would never open")
+            return None
+        return frozenset(days)
+
+    def hours(self, item: _Map, where: str) -> tuple[time, time | None] | None:
+        raw, line, where = item["hours"], _line(item, "hours"), f"{where}.hours"
+        start_text, dash, end_text = str(raw).partition("-") if isinstance(raw, str) else ("",) * 3
+        clocks = [_CLOCK.match(text.strip()) for text in (start_text, end_text)]
+        if not dash or not all(clocks):
+            self.problem(line, where, f"expected HH:MM-HH:MM (09:00-16:30), found {raw!r}")
+            return None
+        (start_h, start_m), (end_h, end_m) = (
+            (int(m.group(1)), int(m.group(2))) for m in clocks if m
+        )
+        if start_h == 24 or (24 in (start_h, end_h) and (start_m or end_m)):
+            self.problem(line, where, f"{raw!r}: 24:00 is only an end, the end of the day")
+            return None
+        start, end = time(start_h, start_m), None if end_h == 24 else time(end_h, end_m)
+        if end == start:
+            self.problem(line, where, f"{raw!r} is empty: the start and the end are the same")
+            return None
+        return start, end
+
+    def freezes_section(self, top: _Map) -> tuple[Freeze, ...]:
+        if "freezes" not in top:
+            return ()
+        items = top["freezes"]
+        if not isinstance(items, _Seq) or not items:
+            self.problem(
+                _line(top, "freezes"),
+                "freezes",
+                f"expected a list of freezes, found {_kind(items)}",
+            )
+            return ()
+        found: list[Freeze] = []
+        for index, raw in enumerate(items):
+            name = raw.get("name") if isinstance(raw, _Map) else None
+            where = f"freezes[{index}]" + (f" ({name})" if isinstance(name, str) else "")
+            item = self.mapping(
+                raw,
+                line=_line(items, index),
+                where=where,
+                known=FREEZE_KEYS,
+                required=("name", "from", "to"),
+            )
+            if item is None:
+                continue
+            freeze = self.freeze(item, where, [f.name for f in found])
+            if freeze:
+                found.append(freeze)
+        return tuple(found)
+
+    def freeze(self, item: _Map, where: str, earlier: list[str]) -> Freeze | None:
+        name = self.text(item, "name", f"{where}.name") if "name" in item else None
+        if name in earlier:
+            self.problem(item.line, where, f"the name {name!r} is already used by a freeze")
+            name = None
+        zone_name = self.timezone(item, where)
+        start = self.local_time(item, "from", where) if "from" in item else None
+        end = self.local_time(item, "to", where) if "to" in item else None
+        if start and end and end <= start:
+            self.problem(
+                _line(item, "to"),
+                f"{where}.to",
+                f"{end:%Y-%m-%d %H:%M} is not after from ({start:%Y-%m-%d %H:%M})",
+            )
+            end = None
+        reason = self.text(item, "reason", f"{where}.reason") if "reason" in item else None
+        unless: Expr | None = None
+        if "unless" in item:
+            unless = self.expression(item, "unless", where, in_freeze=True)
+            if unless is None:
+                return None
+        if not (name and zone_name and start and end):
+            return None
+        return Freeze(name, start, end, zone_name, reason, unless, item.line)
+
+    def local_time(self, item: _Map, key: str, where: str) -> datetime | None:
+        """`2026-12-19 00:00` or `2026-12-19` (midnight), on the freeze's own clock."""
+        raw, where = item[key], f"{where}.{key}"
+        if isinstance(raw, datetime):
+            if raw.tzinfo is not None:
+                self.problem(
+                    _line(item, key),
+                    where,
+                    f"{raw.isoformat()} has an offset: give the local time, "
+                    "the freeze's timezone says where",
+                )
+                return None
+            return raw
+        if isinstance(raw, date):
+            return datetime.combine(raw, time(0))
+        found = _LOCAL_TIME.match(raw.strip()) if isinstance(raw, str) else None
+        try:
+            if found is None:
+                raise ValueError
+            return datetime.fromisoformat(f"{found.group(1)} {found.group(2) or '00:00'}")
+        except ValueError:
+            self.problem(
+                _line(item, key), where, f"expected YYYY-MM-DD HH:MM (local time), found {raw!r}"
+            )
+            return None
+
+    def time_names(self, condition: Expr, line: int, where: str, *, in_freeze: bool) -> bool:
+        """Every `within NAME` names a window, every `frozen NAME` a freeze; a freeze's own
+        `unless` cannot depend on freezes."""
+        good = True
+        for leaf in leaves(condition):
+            if isinstance(leaf, Frozen) and in_freeze:
+                self.problem(line, where, "a freeze's unless cannot test 'frozen'")
+                good = False
+            elif isinstance(leaf, Within) and leaf.name not in self.windows:
+                known = sorted(self.windows)
+                hint = suggest(leaf.name, known) or (
+                    f"windows: {', '.join(known)}" if known else "no windows: are defined"
+                )
+                self.problem(line, where, f"unknown window {leaf.name!r} ({hint})")
+                good = False
+            elif isinstance(leaf, Frozen) and leaf.name and leaf.name not in self.freeze_names:
+                hint = suggest(leaf.name, self.freeze_names) or (
+                    f"freezes: {', '.join(self.freeze_names)}"
+                    if self.freeze_names
+                    else "no freezes: are defined"
+                )
+                self.problem(line, where, f"unknown freeze {leaf.name!r} ({hint})")
+                good = False
+        return good
 
     def base(self, container: _Map, where: str) -> str | None:
         """A git revision for changed_base; never an option, since it reaches git."""
@@ -466,27 +725,33 @@ class _Reader:
         if ("if" in rule) == ("when" in rule):
             self.problem(rule.line, label, "needs exactly one of 'if' or 'when'")
         elif "if" in rule:
-            condition = self.if_condition(rule, label)
+            condition = self.expression(rule, "if", label)
         else:
             condition = self.when_condition(rule, label)
+            if condition is not None and not self.time_names(
+                condition, _line(rule, "when"), f"{label}: when", in_freeze=False
+            ):
+                condition = None
         trigger = self.trigger(rule, label) if "trigger" in rule else None
         changed_base = self.base(rule, f"{label}: changed_base")
         if name is None or condition is None or trigger is None:
             return None
         return Rule(name, condition, trigger, rule.line, changed_base)
 
-    def if_condition(self, rule: _Map, label: str) -> Expr | None:
-        source = rule["if"]
+    def expression(
+        self, container: _Map, key: str, label: str, *, in_freeze: bool = False
+    ) -> Expr | None:
+        """An `if` (or a freeze's `unless`): the condition language, names checked."""
+        source, line = container[key], _line(container, key)
         if not isinstance(source, str):
-            self.problem(
-                _line(rule, "if"), label, f"if: expected a condition as text, found {_kind(source)}"
-            )
+            self.problem(line, label, f"{key}: expected a condition as text, found {_kind(source)}")
             return None
         try:
-            return parse(source)
+            found = parse(source)
         except ExprError as exc:
-            self.problem(_line(rule, "if"), label, f"if: {exc}")
+            self.problem(line, label, f"{key}: {exc}")
             return None
+        return found if self.time_names(found, line, label, in_freeze=in_freeze) else None
 
     def when_condition(self, rule: _Map, label: str) -> Expr | None:
         where = f"{label}: when"
@@ -496,7 +761,7 @@ class _Reader:
                 _line(rule, "when"), where, f"expected a mapping of facts, found {_kind(when)}"
             )
             return None
-        leaves: list[Leaf] = []
+        leaves: list[Expr] = []
         failed = False
         for key, value in when.items():
             found = self.when_leaf(str(key), value, _line(when, key), where)
@@ -507,10 +772,10 @@ class _Reader:
         text = " and ".join(leaf.text for leaf in leaves)
         return leaves[0] if len(leaves) == 1 else All(text, 0, tuple(leaves))
 
-    def when_leaf(self, name: str, value: object, line: int, where: str) -> list[Leaf]:
+    def when_leaf(self, name: str, value: object, line: int, where: str) -> list[Expr]:
         """The conditions one `when` key stands for (a search map can give two); an empty
         list after a problem."""
-        kind = fact_kind(name)
+        kind = "window" if name == "window" else fact_kind(name)
         if kind is None:
             hint = suggest(name, [*FACTS, "env.NAME"]) or f"known: {', '.join(FACTS)}, env.NAME"
             self.problem(line, where, f"unknown fact {name!r} ({hint})")
@@ -523,10 +788,25 @@ class _Reader:
         if kind == "paths":
             changed = self.when_changed(value, line, f"{where}.{name}")
             return [changed] if changed else []
+        if kind in ("window", "freeze"):
+            return self.when_time(name, value, line, where)
         if kind in ("prose", "messages"):
             return self.when_search(name, value, line, f"{where}.{name}")
         leaf = self.when_values(name, value, line, where)
         return [leaf] if leaf else []
+
+    def when_time(self, name: str, value: object, line: int, where: str) -> list[Expr]:
+        """`within: NAME` (also `window: NAME`), `frozen: false` / `frozen: true`."""
+        if name == "within" or name == "window":
+            if isinstance(value, str) and value.strip():
+                return [Within(f"within {value.strip()}", 0, "within", value.strip())]
+            self.problem(line, f"{where}.{name}", f"expected a window name, found {_kind(value)}")
+            return []
+        if not isinstance(value, bool):
+            self.problem(line, f"{where}.frozen", f"expected true or false, found {value!r}")
+            return []
+        frozen = Frozen("frozen", 0, "frozen", None)
+        return [frozen if value else Not("frozen: false", 0, frozen)]
 
     def when_changed(self, value: object, line: int, where: str) -> Changed | None:
         """`changed: PATTERNS` (any path) or `changed: {only: PATTERNS}` (every path)."""
@@ -554,7 +834,7 @@ class _Reader:
         text = f"changed: {{only: {shown}}}" if only else f"changed: {shown}"
         return Changed(text, 0, "changed", PathQuery(patterns, only))
 
-    def when_search(self, name: str, value: object, line: int, where: str) -> list[Leaf]:
+    def when_search(self, name: str, value: object, line: int, where: str) -> list[Expr]:
         """`message: {contains: TEXT, matches: /re/}`: every key given must hold."""
         section = self.mapping(value, line=line, where=where, known=SEARCH_KEYS)
         if section is None:
@@ -563,7 +843,7 @@ class _Reader:
         if not given:
             self.problem(line, where, "give contains: TEXT or matches: /regex/")
             return []
-        found: list[Leaf] = []
+        found: list[Expr] = []
         for key in given:
             item = section[key]
             at = _line(section, key)
