@@ -44,6 +44,19 @@ def test_example_git_rules_load_when_uncommented() -> None:
     )
 
 
+def test_example_windows_load_when_uncommented() -> None:
+    text = (ROOT / "rules.example.yaml").read_text(encoding="utf-8")
+    block = text.split("# BEGIN time example\n")[1].split("# END time example")[0]
+    uncommented = "\n".join(line[2:] for line in block.splitlines())
+    rule = "rules:\n  - {name: a, if: within office-hours and not frozen year-end, trigger: d}"
+    rules_file = parse_rules(f"{uncommented}\n{rule}\n", "example.yml")
+    assert [w.name for w in rules_file.windows] == ["office-hours"]
+    assert rules_file.windows[0].days == frozenset({0, 1, 2, 3})
+    assert [(f.name, f.reason) for f in rules_file.freezes] == [
+        ("year-end", "year-end change freeze")
+    ]
+
+
 def test_defaults_when_only_rules_are_given() -> None:
     rules_file = parse_rules("rules:\n  - {name: a, if: tag matches v*, trigger: d}\n", "g.yml")
     assert rules_file.match == "first"
