@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ci_deploy_gate.transport import Client
 
 DEFAULT_RULES = ".circleci/deploy-gate.yml"
+COMMANDS = ("check", "schema", "init")  # in `commands`, imported only for them
 DEFAULT_WAIT_TIMEOUT = 1800.0  # --wait-timeout: 30 minutes
 MAX_WAIT_TIMEOUT = 6 * 3600.0
 
@@ -35,7 +37,10 @@ def _parser() -> argparse.ArgumentParser:
             "Decide from a reviewed rules file whether this CircleCI build fires its "
             "deploy job, pinned to CIRCLE_SHA1. Only node 0 of a parallel job fires."
         ),
-        epilog="exit codes: 0 fired, already triggered, skipped or dry-run; 1 CircleCI refused "
+        epilog="other commands: check (validate the rules against .circleci/config.yml), "
+        "schema (the rules file's JSON Schema), init (a starter rules file); "
+        "see ci-deploy-gate COMMAND --help. "
+        "exit codes: 0 fired, already triggered, skipped or dry-run; 1 CircleCI refused "
         "or unreachable, or (--wait, --wait-for-nodes) the deploy or another node failed; "
         "2 usage, rules-file or environment error",
     )
@@ -157,7 +162,12 @@ class _Run:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in COMMANDS:
+        from ci_deploy_gate.commands import run as run_command
+
+        return run_command(words[0], words[1:], environ)
+    args = _parser().parse_args(words)
     process_env = os.environ if environ is None else environ
     output = Output(
         as_json=args.json,

@@ -106,6 +106,7 @@ class Trigger(NamedTuple):
     job: str
     # v1.1 build_parameters (sent as text) or v2 pipeline parameters (typed), in file order
     parameters: tuple[tuple[str, ParameterValue], ...]
+    line: int = 1  # of `trigger:` in the rules file, for `check`
 
 
 class Window(NamedTuple):
@@ -173,27 +174,36 @@ class Problem(NamedTuple):
 
 
 def load_rules(path: str) -> RulesFile:
+    return parse_rules(read_rules_text(path), path)
+
+
+def read_rules_text(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            return handle.read()
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: rules file not found (pass --rules PATH or set DEPLOY_GATE_RULES)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the rules file: {exc}") from None
-    return parse_rules(text, path)
 
 
 def parse_rules(text: str, path: str) -> RulesFile:
     """Raises ConfigError listing every problem, one per line, in file order."""
-    data = _load_yaml(text, path)
-    reader = _Reader(path)
-    rules_file = reader.top(data)
-    if reader.problems or rules_file is None:
-        problems = sorted(reader.problems, key=lambda p: p.line)
+    rules_file, problems = check_rules(text, path)
+    if problems or rules_file is None:
         raise ConfigError("\n".join(str(p) for p in problems))
     return rules_file
+
+
+def check_rules(text: str, path: str) -> tuple[RulesFile | None, list[Problem]]:
+    """The rules file and every problem in it, in file order; ConfigError only when it is
+    not YAML at all."""
+    data = load_yaml(text, path)
+    reader = _Reader(path)
+    rules_file = reader.top(data)
+    return rules_file, sorted(reader.problems, key=lambda p: p.line)
 
 
 def _pipeline_name_problem(name: str) -> str | None:
@@ -241,7 +251,9 @@ class _Seq(list):  # type: ignore[type-arg]
     lines: list[int]
 
 
-def _load_yaml(text: str, path: str) -> object:
+def load_yaml(text: str, path: str) -> object:
+    """Safe YAML whose mappings and lists know their lines (`line`, `lines`); duplicate
+    keys are errors. ConfigError names the file, line and column of a syntax error."""
     import yaml
 
     base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -290,7 +302,8 @@ def _load_yaml(text: str, path: str) -> object:
 # --- validation ------------------------------------------------------------------------
 
 
-def _line(container: object, key: object = None) -> int:
+def line_of(container: object, key: object = None) -> int:
+    """The line of `key` in a mapping or list from `load_yaml`, else of the container."""
     if isinstance(container, _Map) and key in container.lines:
         return container.lines[key]
     if isinstance(container, _Seq) and isinstance(key, int) and key < len(container.lines):
@@ -336,7 +349,7 @@ class _Reader:
             if key not in known:
                 hint = suggest(str(key), known) if isinstance(key, str) else None
                 extra = f" ({hint})" if hint else f" (known keys: {', '.join(known)})"
-                self.problem(_line(value, key), where, f"unknown key {key!r}{extra}")
+                self.problem(line_of(value, key), where, f"unknown key {key!r}{extra}")
         for key in required:
             if key not in value:
                 self.problem(value.line, where, f"missing required key {key!r}")
@@ -346,7 +359,7 @@ class _Reader:
         value = container.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip()
-        self.problem(_line(container, key), where, f"expected text, found {_kind(value)}")
+        self.problem(line_of(container, key), where, f"expected text, found {_kind(value)}")
         return None
 
     def top(self, data: object) -> RulesFile | None:
@@ -360,13 +373,13 @@ class _Reader:
             top["version"] != SUPPORTED_VERSION or isinstance(top["version"], bool)
         ):
             self.problem(
-                _line(top, "version"),
+                line_of(top, "version"),
                 "version",
                 f"{top['version']!r} is not supported (this gate reads {SUPPORTED_VERSION})",
             )
         match = top.get("match", "first")
         if match not in MATCH_MODES:
-            self.problem(_line(top, "match"), "match", f"expected first or all, found {match!r}")
+            self.problem(line_of(top, "match"), "match", f"expected first or all, found {match!r}")
         allow_forks, wait_for_nodes = (self.flag(top, key) for key in TOP_FLAGS)
         self.settings = self.circleci(top)
         changed_base = self.base(top, "changed_base")
@@ -409,7 +422,7 @@ class _Reader:
         try:
             zone(name)
         except ValueError as exc:
-            self.problem(_line(container, "timezone"), f"{where}.timezone", str(exc))
+            self.problem(line_of(container, "timezone"), f"{where}.timezone", str(exc))
             return None
         return name
 
@@ -419,7 +432,7 @@ class _Reader:
         section = top["windows"]
         if not isinstance(section, _Map) or not section:
             self.problem(
-                _line(top, "windows"),
+                line_of(top, "windows"),
                 "windows",
                 f"expected a mapping of named windows, found {_kind(section)}",
             )
@@ -429,7 +442,7 @@ class _Reader:
             where = f"windows.{name}"
             item = self.mapping(
                 raw,
-                line=_line(section, name),
+                line=line_of(section, name),
                 where=where,
                 known=WINDOW_KEYS,
                 required=("days", "hours"),
@@ -446,7 +459,7 @@ class _Reader:
     def days(self, item: _Map, where: str) -> frozenset[int] | None:
         """`mon-thu`, `sat`, `mon, wed`, or a list of those; a range may wrap (`fri-mon`)."""
         raw = item["days"]
-        line, where = _line(item, "days"), f"{where}.days"
+        line, where = line_of(item, "days"), f"{where}.days"
         parts = raw if isinstance(raw, list) else str(raw).split(",") if raw else []
         days: list[int] = []
         for part in parts:
@@ -474,7 +487,7 @@ class _Reader:
         return frozenset(days)
 
     def hours(self, item: _Map, where: str) -> tuple[time, time | None] | None:
-        raw, line, where = item["hours"], _line(item, "hours"), f"{where}.hours"
+        raw, line, where = item["hours"], line_of(item, "hours"), f"{where}.hours"
         start_text, dash, end_text = str(raw).partition("-") if isinstance(raw, str) else ("",) * 3
         clocks = [_CLOCK.match(text.strip()) for text in (start_text, end_text)]
         if not dash or not all(clocks):
@@ -498,7 +511,7 @@ class _Reader:
         items = top["freezes"]
         if not isinstance(items, _Seq) or not items:
             self.problem(
-                _line(top, "freezes"),
+                line_of(top, "freezes"),
                 "freezes",
                 f"expected a list of freezes, found {_kind(items)}",
             )
@@ -509,7 +522,7 @@ class _Reader:
             where = f"freezes[{index}]" + (f" ({name})" if isinstance(name, str) else "")
             item = self.mapping(
                 raw,
-                line=_line(items, index),
+                line=line_of(items, index),
                 where=where,
                 known=FREEZE_KEYS,
                 required=("name", "from", "to"),
@@ -531,7 +544,7 @@ class _Reader:
         end = self.local_time(item, "to", where) if "to" in item else None
         if start and end and end <= start:
             self.problem(
-                _line(item, "to"),
+                line_of(item, "to"),
                 f"{where}.to",
                 f"{end:%Y-%m-%d %H:%M} is not after from ({start:%Y-%m-%d %H:%M})",
             )
@@ -552,7 +565,7 @@ class _Reader:
         if isinstance(raw, datetime):
             if raw.tzinfo is not None:
                 self.problem(
-                    _line(item, key),
+                    line_of(item, key),
                     where,
                     f"{raw.isoformat()} has an offset: give the local time, "
                     "the freeze's timezone says where",
@@ -568,7 +581,7 @@ class _Reader:
             return datetime.fromisoformat(f"{found.group(1)} {found.group(2) or '00:00'}")
         except ValueError:
             self.problem(
-                _line(item, key), where, f"expected YYYY-MM-DD HH:MM (local time), found {raw!r}"
+                line_of(item, key), where, f"expected YYYY-MM-DD HH:MM (local time), found {raw!r}"
             )
             return None
 
@@ -604,7 +617,7 @@ class _Reader:
         value = self.text(container, "changed_base", where)
         if value is not None and (value.startswith("-") or any(c.isspace() for c in value)):
             self.problem(
-                _line(container, "changed_base"),
+                line_of(container, "changed_base"),
                 where,
                 f"{value!r} is not a git revision (e.g. origin/main, HEAD~1, a commit SHA)",
             )
@@ -614,14 +627,14 @@ class _Reader:
     def flag(self, container: _Map, key: str) -> bool:
         value = container.get(key, False)
         if not isinstance(value, bool):
-            self.problem(_line(container, key), key, f"expected true or false, found {value!r}")
+            self.problem(line_of(container, key), key, f"expected true or false, found {value!r}")
         return value is True
 
     def circleci(self, top: _Map) -> CircleCISettings:
         if "circleci" not in top:
             return CircleCISettings()
         section = self.mapping(
-            top["circleci"], line=_line(top, "circleci"), where="circleci", known=CIRCLECI_KEYS
+            top["circleci"], line=line_of(top, "circleci"), where="circleci", known=CIRCLECI_KEYS
         )
         if section is None:
             return CircleCISettings()
@@ -634,7 +647,7 @@ class _Reader:
             value = texts.get(key)
             problem = check(value) if value else None
             if problem:
-                self.problem(_line(section, key), f"circleci.{key}", problem)
+                self.problem(line_of(section, key), f"circleci.{key}", problem)
                 texts[key] = None
         defaults = CircleCISettings()
         settings = CircleCISettings(
@@ -649,7 +662,7 @@ class _Reader:
         )
         if settings.job_parameter == settings.revision_parameter:
             self.problem(
-                _line(section, "revision_parameter"),
+                line_of(section, "revision_parameter"),
                 "circleci.revision_parameter",
                 f"{settings.revision_parameter!r} is also the job_parameter: "
                 "the job and the revision need a parameter each",
@@ -658,7 +671,7 @@ class _Reader:
         for key in ("project_slug", "definition_id", "job_parameter", "revision_parameter"):
             if key in section and api != "v2":
                 self.problem(
-                    _line(section, key),
+                    line_of(section, key),
                     f"circleci.{key}",
                     "applies only with api: v2 (set circleci.api: v2)",
                 )
@@ -679,7 +692,7 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
             what = "a whole number" if whole else "a number of seconds"
             self.problem(
-                _line(section, key),
+                line_of(section, key),
                 f"circleci.{key}",
                 f"expected {what} from {low:g} to {high:g}, found {value!r}",
             )
@@ -692,7 +705,7 @@ class _Reader:
             return ()
         if not isinstance(items, _Seq) or not items:
             self.problem(
-                _line(top, "rules"), "rules", f"expected a list of rules, found {_kind(items)}"
+                line_of(top, "rules"), "rules", f"expected a list of rules, found {_kind(items)}"
             )
             return ()
         seen: dict[str, int] = {}
@@ -702,12 +715,12 @@ class _Reader:
                 continue
             if name.strip() in seen:
                 self.problem(
-                    _line(items, index),
+                    line_of(items, index),
                     f"rules[{index}] ({name.strip()})",
                     f"the name is already used by rules[{seen[name.strip()]}]",
                 )
             seen.setdefault(name.strip(), index)
-        found = (self.rule(item, _line(items, index), index) for index, item in enumerate(items))
+        found = (self.rule(item, line_of(items, index), index) for index, item in enumerate(items))
         return tuple(rule for rule in found if rule is not None)
 
     def rule(self, item: object, line: int, index: int) -> Rule | None:
@@ -729,7 +742,7 @@ class _Reader:
         else:
             condition = self.when_condition(rule, label)
             if condition is not None and not self.time_names(
-                condition, _line(rule, "when"), f"{label}: when", in_freeze=False
+                condition, line_of(rule, "when"), f"{label}: when", in_freeze=False
             ):
                 condition = None
         trigger = self.trigger(rule, label) if "trigger" in rule else None
@@ -742,7 +755,7 @@ class _Reader:
         self, container: _Map, key: str, label: str, *, in_freeze: bool = False
     ) -> Expr | None:
         """An `if` (or a freeze's `unless`): the condition language, names checked."""
-        source, line = container[key], _line(container, key)
+        source, line = container[key], line_of(container, key)
         if not isinstance(source, str):
             self.problem(line, label, f"{key}: expected a condition as text, found {_kind(source)}")
             return None
@@ -758,13 +771,13 @@ class _Reader:
         when = rule["when"]
         if not isinstance(when, _Map) or not when:
             self.problem(
-                _line(rule, "when"), where, f"expected a mapping of facts, found {_kind(when)}"
+                line_of(rule, "when"), where, f"expected a mapping of facts, found {_kind(when)}"
             )
             return None
         leaves: list[Expr] = []
         failed = False
         for key, value in when.items():
-            found = self.when_leaf(str(key), value, _line(when, key), where)
+            found = self.when_leaf(str(key), value, line_of(when, key), where)
             failed = failed or not found
             leaves.extend(found)
         if failed:
@@ -846,7 +859,7 @@ class _Reader:
         found: list[Expr] = []
         for key in given:
             item = section[key]
-            at = _line(section, key)
+            at = line_of(section, key)
             if not isinstance(item, str) or not item:
                 self.problem(at, f"{where}.{key}", f"expected text, found {_kind(item)}")
             elif key == "contains":
@@ -891,11 +904,11 @@ class _Reader:
         raw = rule["trigger"]
         if isinstance(raw, str):
             if raw.strip():
-                return Trigger(raw.strip(), ())
-            self.problem(_line(rule, "trigger"), where, "expected a job name")
+                return Trigger(raw.strip(), (), line_of(rule, "trigger"))
+            self.problem(line_of(rule, "trigger"), where, "expected a job name")
             return None
         section = self.mapping(
-            raw, line=_line(rule, "trigger"), where=where, known=TRIGGER_KEYS, required=("job",)
+            raw, line=line_of(rule, "trigger"), where=where, known=TRIGGER_KEYS, required=("job",)
         )
         if section is None or "job" not in section:
             return None
@@ -903,7 +916,7 @@ class _Reader:
         parameters = self.parameters(section, where) if "parameters" in section else ()
         if job is None or parameters is None:
             return None
-        return Trigger(job, parameters)
+        return Trigger(job, parameters, line_of(rule, "trigger"))
 
     def parameters(
         self, section: _Map, where: str
@@ -913,7 +926,7 @@ class _Reader:
         raw = section["parameters"]
         if not isinstance(raw, _Map):
             self.problem(
-                _line(section, "parameters"), where, f"expected a mapping, found {_kind(raw)}"
+                line_of(section, "parameters"), where, f"expected a mapping, found {_kind(raw)}"
             )
             return None
         v2 = self.settings.api == "v2"
@@ -928,7 +941,7 @@ class _Reader:
         )
         pairs: list[tuple[str, ParameterValue]] = []
         for key, value in raw.items():
-            line = _line(raw, key)
+            line = line_of(raw, key)
             name = str(key)
             problem = self.parameter_problem(name, value, reserved, v2=v2)
             if problem:

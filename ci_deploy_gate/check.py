@@ -1,0 +1,306 @@
+"""`check`: the whole rules file, and the rules held against the CircleCI config, so a
+broken gate is found in review rather than on the day of a release.
+
+Each check is one function that yields findings; adding a check is adding one function
+to CHECKS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+from ci_deploy_gate.errors import ConfigError
+from ci_deploy_gate.expr import suggest
+from ci_deploy_gate.rules import (
+    RulesFile,
+    check_rules,
+    line_of,
+    load_yaml,
+    read_rules_text,
+)
+
+DEFAULT_CONFIG = ".circleci/config.yml"
+LEVELS = ("error", "warning", "note")
+GATE_COMMANDS = ("ci_deploy_gate", "ci-deploy-gate")
+# a rule's parameter value -> the pipeline parameter types that take it
+_TYPES = {str: ("string", "enum"), int: ("integer",), bool: ("boolean",)}
+
+
+class Finding(NamedTuple):
+    level: str  # error | warning | note
+    path: str
+    line: int
+    where: str  # the key at fault
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.where}: " if self.where else ""
+        return f"{self.path}:{self.line}: {self.level}: {where}{self.message}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "level": self.level,
+            "file": self.path,
+            "line": self.line,
+            "key": self.where,
+            "message": self.message,
+        }
+
+
+class Config(NamedTuple):
+    """The parts of a CircleCI config.yml that the checks read, with lines."""
+
+    path: str
+    data: Mapping[str, Any]
+
+    def section(self, key: str) -> Mapping[str, Any]:
+        value = self.data.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+    def line(self, *keys: object) -> int:
+        container: object = self.data
+        line = 1
+        for key in keys:
+            line = line_of(container, key)
+            container = container.get(key) if isinstance(container, Mapping) else None
+        return line
+
+
+class Inputs(NamedTuple):
+    rules: RulesFile
+    config: Config
+    environ: Mapping[str, str]
+
+
+def check(
+    rules_path: str,
+    config_path: str | None,
+    environ: Mapping[str, str],
+) -> list[Finding]:
+    """Every finding, rules-file problems first. `config_path` None: the default config,
+    which may be missing (then only the rules file is checked)."""
+    rules_file, problems = check_rules(read_rules_text(rules_path), rules_path)
+    found = [Finding("error", p.path, p.line, p.where, p.message) for p in problems]
+    if rules_file is None or problems:
+        return found
+    found.extend(token_is_set(rules_file, environ))
+    config = _load_config(config_path)
+    if config is None:
+        found.append(
+            Finding(
+                "note",
+                DEFAULT_CONFIG,
+                1,
+                "",
+                "no CircleCI config here: only the rules file was checked (pass --config PATH)",
+            )
+        )
+        return found
+    inputs = Inputs(rules_file, config, environ)
+    for each in CHECKS:
+        found.extend(each(inputs))
+    return found
+
+
+def _load_config(path: str | None) -> Config | None:
+    chosen = path or DEFAULT_CONFIG
+    try:
+        with open(chosen, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        if path is None:
+            return None
+        raise ConfigError(f"--config {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{chosen}: cannot read the CircleCI config: {exc}") from None
+    data = load_yaml(text, chosen)
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{chosen}: not a CircleCI config (expected a mapping at the top)")
+    return Config(chosen, data)
+
+
+# --- the checks ---------------------------------------------------------------------------
+
+
+def api_matches_version(inputs: Inputs) -> Iterator[Finding]:
+    """API v1.1 triggers a single job, which CircleCI does not do for `version: 2.1`."""
+    config = inputs.config
+    if str(config.data.get("version")) == "2.1" and inputs.rules.circleci.api == "v1.1":
+        yield Finding(
+            "error",
+            config.path,
+            config.line("version"),
+            "version",
+            "this is a 2.1 config, and the rules use API v1.1, which triggers one job and "
+            "does not work with 2.1 configs (CircleCI answers 'internal server error'): set "
+            f"circleci.api: v2 in {inputs.rules.path} so the gate runs a pipeline with "
+            "pipeline parameters, and declare them under parameters: "
+            "(README: API v2 pipelines)",
+        )
+
+
+def triggers_exist(inputs: Inputs) -> Iterator[Finding]:
+    """A trigger names a job of `jobs:`; with API v2 also a workflow the parameter picks."""
+    config, rules = inputs.config, inputs.rules
+    known = list(config.section("jobs"))
+    what = "a job under jobs:"
+    if rules.circleci.api == "v2":
+        known += [name for name in config.section("workflows") if name != "version"]
+        what = "a job under jobs: or a workflow under workflows:"
+    for rule in rules.rules:
+        job = rule.trigger.job
+        if job in known:
+            continue
+        hint = suggest(job, known) or (f"known: {', '.join(known)}" if known else "none defined")
+        yield Finding(
+            "error",
+            rules.path,
+            rule.trigger.line,
+            f"rules ({rule.name}): trigger",
+            f"{job!r} is not {what} in {config.path} ({hint})",
+        )
+
+
+def pipeline_parameters_declared(inputs: Inputs) -> Iterator[Finding]:
+    """API v2: CircleCI rejects a pipeline with a parameter its config does not declare,
+    or of another type."""
+    rules, config = inputs.rules, inputs.config
+    if rules.circleci.api != "v2":
+        return
+    declared = config.section("parameters")
+    revision = rules.circleci.revision_parameter
+    # (parameter, a value the gate sends in it, line, key) for everything the gate sends
+    sent: list[tuple[str, object, int, str]] = [(revision, "0" * 40, 1, "circleci")]
+    for rule in rules.rules:
+        where = f"rules ({rule.name}): trigger"
+        line = rule.trigger.line
+        sent.append((rules.circleci.job_parameter, rule.trigger.job, line, where))
+        sent.extend((name, value, line, where) for name, value in rule.trigger.parameters)
+    said: set[tuple[str, str]] = set()
+    for name, value, line, where in sent:
+        spec = declared.get(name)
+        if not isinstance(spec, Mapping):
+            finding = Finding(
+                "error",
+                rules.path,
+                line,
+                where,
+                f"the gate sends the pipeline parameter {name!r}, which {config.path} does not "
+                f"declare (add it under parameters:, type {_TYPES[type(value)][0]})",
+            )
+        else:
+            problem = _type_problem(spec, value)
+            if not problem:
+                continue
+            finding = Finding(
+                "error",
+                config.path,
+                config.line("parameters", name),
+                f"parameters.{name}",
+                f"{problem}, but the gate sends {value!r} ({where})",
+            )
+        if (name, finding.message) not in said:
+            said.add((name, finding.message))
+            yield finding
+
+
+def _type_problem(spec: Mapping[str, Any], value: object) -> str | None:
+    kind = spec.get("type")
+    allowed = _TYPES[type(value)]
+    if kind not in allowed:
+        return f"is declared type {kind}"
+    if kind == "enum" and value not in (spec.get("enum") or []):
+        return f"is an enum of {spec.get('enum')}"
+    return None
+
+
+def gate_jobs(config: Config) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The jobs with a step that runs the gate."""
+    for name, job in config.section("jobs").items():
+        steps = job.get("steps") if isinstance(job, Mapping) else None
+        for step in steps if isinstance(steps, list) else []:
+            run = step.get("run") if isinstance(step, Mapping) else None
+            command = run.get("command") if isinstance(run, Mapping) else run
+            if isinstance(command, str) and any(c in command for c in GATE_COMMANDS):
+                yield name, job
+                break
+
+
+def parallel_gate_job(inputs: Inputs) -> Iterator[Finding]:
+    """Under parallelism every node runs the step; only node 0 fires."""
+    for name, job in gate_jobs(inputs.config):
+        nodes = job.get("parallelism")
+        if isinstance(nodes, int) and not isinstance(nodes, bool) and nodes > 1:
+            waits = (
+                ""
+                if inputs.rules.wait_for_nodes
+                else (
+                    "; add --wait-for-nodes (or wait_for_nodes: true) to fire only after "
+                    "the other nodes passed"
+                )
+            )
+            yield Finding(
+                "note",
+                inputs.config.path,
+                inputs.config.line("jobs", name),
+                f"jobs.{name}",
+                f"runs the gate with parallelism: {nodes}: only node 0 fires{waits}",
+            )
+
+
+def contexts_of_v1_jobs(inputs: Inputs) -> Iterator[Finding]:
+    """Jobs fired through API v1.1 get no context variables (pipelines through v2 do)."""
+    if inputs.rules.circleci.api != "v1.1":
+        return
+    triggered = {rule.trigger.job for rule in inputs.rules.rules}
+    for workflow, body in inputs.config.section("workflows").items():
+        jobs = body.get("jobs") if isinstance(body, Mapping) else None
+        for index, entry in enumerate(jobs if isinstance(jobs, list) else []):
+            if not isinstance(entry, Mapping):
+                continue
+            for job, options in entry.items():
+                if job in triggered and isinstance(options, Mapping) and "context" in options:
+                    yield Finding(
+                        "warning",
+                        inputs.config.path,
+                        line_of(jobs, index),
+                        f"workflows.{workflow}.jobs.{job}.context",
+                        f"{job} uses context {options['context']!r}, but a job fired "
+                        "through API v1.1 gets no context variables: put what it needs in "
+                        "project environment variables, or use circleci.api: v2",
+                    )
+
+
+def token_is_set(rules: RulesFile, environ: Mapping[str, str]) -> Iterator[Finding]:
+    """Needs no config: the rules file and this environment."""
+    name = rules.circleci.token_env
+    if not environ.get(name, "").strip():
+        yield Finding(
+            "warning",
+            rules.path,
+            1,
+            "circleci.token_env",
+            f"{name} is not set here: a real trigger needs a CircleCI personal API token in "
+            "it (a project environment variable on CircleCI)",
+        )
+
+
+CHECKS: tuple[Callable[[Inputs], Iterator[Finding]], ...] = (
+    api_matches_version,
+    triggers_exist,
+    pipeline_parameters_declared,
+    parallel_gate_job,
+    contexts_of_v1_jobs,
+)
+
+
+def exit_code(findings: list[Finding], *, strict: bool) -> int:
+    failing = ("error", "warning") if strict else ("error",)
+    return 2 if any(f.level in failing for f in findings) else 0
+
+
+def summary(findings: list[Finding]) -> str:
+    counts = [(sum(f.level == level for f in findings), level) for level in LEVELS]
+    said = ", ".join(f"{n} {level}{'' if n == 1 else 's'}" for n, level in counts if n)
+    return f"check: {said or 'clean'}"
