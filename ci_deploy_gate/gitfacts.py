@@ -7,6 +7,7 @@ fact or a local dry-run needs the checkout: a rules file without them never load
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -29,16 +30,22 @@ _CHUNK = 1 << 16
 _USERINFO = re.compile(r"(?<=://)[^@/]+@")  # https://user:token@host/...: never kept
 
 
-def open_repo(path: str) -> Any:
-    """The git.Repo holding `path`; ConfigError when git or the repository is missing."""
+def _import_git() -> Any:
+    """GitPython, or ConfigError: it refuses to load without a git executable."""
     try:
         import git
-    except ImportError as exc:  # GitPython refuses to load without a git executable
+    except ImportError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
             f"git: cannot run git ({first}); install git, or drop the git facts "
             "(message, author, committer, messages, changed) from the rules"
         ) from None
+    return git
+
+
+def open_repo(path: str) -> Any:
+    """The git.Repo holding `path`; ConfigError when git or the repository is missing."""
+    git = _import_git()
     try:
         return git.Repo(path, search_parent_directories=True)
     except git.NoSuchPathError:
@@ -79,7 +86,26 @@ def _resolve(repo: Any, revision: str) -> str | None:
     return str(found).strip() or None
 
 
+@contextlib.contextmanager
+def _git_failures() -> Iterator[None]:
+    """A git command that fails where none should (a broken repository, a permission) is
+    one `git:` line and exit 2, like every other error, not a GitPython traceback."""
+    git = _import_git()
+    try:
+        yield
+    except git.GitCommandError as exc:
+        said = _text(exc.stderr or "").removeprefix("stderr: ").strip("'\n ")
+        said = "; ".join(line.strip() for line in said.splitlines() if line.strip())
+        command = " ".join(str(part) for part in exc.command)
+        raise ConfigError(f"git: `{command}` failed: {said or exc.status}") from None
+
+
 def read_git_facts(repo_path: str, sha: str | None, needs: GitNeeds) -> GitFacts:
+    with _git_failures():
+        return _read_git_facts(repo_path, sha, needs)
+
+
+def _read_git_facts(repo_path: str, sha: str | None, needs: GitNeeds) -> GitFacts:
     if not sha:
         raise ConfigError(
             "environment: CIRCLE_SHA1 is not set: the git facts "
@@ -246,6 +272,11 @@ def answer_paths(
 def local_environment(repo_path: str) -> tuple[dict[str, str], dict[str, str]]:
     """The CIRCLE_* variables a CircleCI build of this checkout's HEAD would have, and
     where each came from: the local dry-run needs no setup."""
+    with _git_failures():
+        return _local_environment(repo_path)
+
+
+def _local_environment(repo_path: str) -> tuple[dict[str, str], dict[str, str]]:
     repo = open_repo(repo_path)
     try:
         head = repo.head.commit

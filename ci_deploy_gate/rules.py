@@ -426,16 +426,20 @@ class _Reader:
             return None
         return name
 
+    def collection(self, top: _Map, key: str, kind: type, what: str) -> object:
+        """The top-level list or mapping `key`: None when absent, or not a non-empty
+        `kind` (a problem then)."""
+        if key not in top:
+            return None
+        value = top[key]
+        if isinstance(value, kind) and value:
+            return value
+        self.problem(line_of(top, key), key, f"expected {what}, found {_kind(value)}")
+        return None
+
     def windows_section(self, top: _Map) -> dict[str, Window]:
-        if "windows" not in top:
-            return {}
-        section = top["windows"]
-        if not isinstance(section, _Map) or not section:
-            self.problem(
-                line_of(top, "windows"),
-                "windows",
-                f"expected a mapping of named windows, found {_kind(section)}",
-            )
+        section = self.collection(top, "windows", _Map, "a mapping of named windows")
+        if not isinstance(section, _Map):
             return {}
         found: dict[str, Window] = {}
         for name, raw in section.items():
@@ -506,15 +510,8 @@ class _Reader:
         return start, end
 
     def freezes_section(self, top: _Map) -> tuple[Freeze, ...]:
-        if "freezes" not in top:
-            return ()
-        items = top["freezes"]
-        if not isinstance(items, _Seq) or not items:
-            self.problem(
-                line_of(top, "freezes"),
-                "freezes",
-                f"expected a list of freezes, found {_kind(items)}",
-            )
+        items = self.collection(top, "freezes", _Seq, "a list of freezes")
+        if not isinstance(items, _Seq):
             return ()
         found: list[Freeze] = []
         for index, raw in enumerate(items):
@@ -700,13 +697,8 @@ class _Reader:
         return value
 
     def rules(self, top: _Map) -> tuple[Rule, ...]:
-        items = top.get("rules")
-        if "rules" not in top:
-            return ()
-        if not isinstance(items, _Seq) or not items:
-            self.problem(
-                line_of(top, "rules"), "rules", f"expected a list of rules, found {_kind(items)}"
-            )
+        items = self.collection(top, "rules", _Seq, "a list of rules")
+        if not isinstance(items, _Seq):
             return ()
         seen: dict[str, int] = {}
         for index, item in enumerate(items):

@@ -371,6 +371,19 @@ def test_git_not_installed(repo: Repo) -> None:
     )
 
 
+def test_a_broken_repository_is_one_git_line(repo: Repo) -> None:
+    """A commit object missing from the middle of the range: git itself fails."""
+    base = repo.git("rev-parse", "HEAD")
+    middle = repo.commit("middle", "m.py")
+    head = repo.commit("head", "h.py")
+    (repo.path / ".git" / "objects" / middle[:2] / middle[2:]).unlink()
+    rules = f"changed_base: {base}\nrules:\n  - {{name: a, if: messages contain x, trigger: d}}\n"
+    assert error_of(repo.path, rules=rules, CIRCLE_SHA1=head) == (
+        f"ci-deploy-gate: error: git: `git rev-list {base}..{head} --` failed: error: Could "
+        f"not read {middle}; fatal: revision walk setup failed"
+    )
+
+
 def test_git_facts_need_the_sha(repo: Repo) -> None:
     assert error_of(repo.path, CIRCLE_SHA1=None) == (
         "ci-deploy-gate: error: environment: CIRCLE_SHA1 is not set: the git facts "

@@ -29,9 +29,7 @@ paths = st.lists(
 
 @settings(max_examples=400, deadline=None)
 @given(patterns, paths)
-def test_block_scan_agrees_with_pathspec_on_every_path(
-    found: list[str], names: list[str]
-) -> None:
+def test_block_scan_agrees_with_pathspec_on_every_path(found: list[str], names: list[str]) -> None:
     try:
         matcher = path_matcher(found)
     except PatternError:

@@ -328,6 +328,14 @@ RULE = "rules:\n  - {name: a, if: branch is x, trigger: d}\n"
             "gate.yml:4: rules[0] (a): unknown window 'ofice-hours' (did you mean 'office-hours'?)",
         ),
         (
+            "windows: []\n" + RULE,
+            "gate.yml:1: windows: expected a mapping of named windows, found an empty list",
+        ),
+        (
+            "freezes: {a: b}\n" + RULE,
+            "gate.yml:1: freezes: expected a list of freezes, found a mapping",
+        ),
+        (
             "rules:\n  - {name: a, if: frozen year-end, trigger: d}\n",
             "gate.yml:2: rules[0] (a): unknown freeze 'year-end' (no freezes: are defined)",
         ),
