@@ -219,7 +219,7 @@ def _gate(run: _Run, output: Output, environ: Mapping[str, str], args: argparse.
 
     rules_file = load_rules(args.rules or env.get("DEPLOY_GATE_RULES") or DEFAULT_RULES)
     output.secrets.extend(secret_values(env, rules_file.circleci.token_env))
-    context = _context(env, origins, rules_file, environ, layered, repo=args.repo)
+    context = _context(env, origins, rules_file, repo=args.repo)
     if rules_file.windows or rules_file.freezes:
         context = _at(context, args.now)
     run.sources = dict(context.sources)
@@ -297,16 +297,10 @@ def _gate(run: _Run, output: Output, environ: Mapping[str, str], args: argparse.
 
 
 def _context(
-    env: Mapping[str, str],
-    origins: dict[str, str],
-    rules_file: RulesFile,
-    environ: Mapping[str, str],
-    layered: Mapping[str, tuple[str, str]],
-    *,
-    repo: str,
+    env: Mapping[str, str], origins: dict[str, str], rules_file: RulesFile, *, repo: str
 ) -> Context:
     """The facts: from CIRCLE_*, or outside CircleCI without CIRCLE_SHA1 from the local
-    checkout (--env-file and --set still win); plus what git says when a rule asks."""
+    checkout, which fills only what no variable sets; plus what git says when a rule asks."""
     from ci_deploy_gate.context import RANGE_FACTS, build_context
     from ci_deploy_gate.evaluate import git_needs
 
@@ -314,8 +308,9 @@ def _context(
         from ci_deploy_gate.gitfacts import local_environment
 
         derived, derived_origins = local_environment(repo)
-        env = {**environ, **derived, **{k: v for k, (v, _) in layered.items()}}
-        origins = {**derived_origins, **origins}
+        unset = [name for name in derived if not env.get(name, "").strip()]
+        env = {**env, **{name: derived[name] for name in unset}}
+        origins = {**origins, **{name: derived_origins[name] for name in unset}}
     context = build_context(env, vcs=rules_file.circleci.vcs, origins=origins)
     needs = git_needs(rules_file)
     if not needs:

@@ -12,8 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from ci_deploy_gate.errors import EXIT_CONFIG, GateError
-
-DEFAULT_RULES = ".circleci/deploy-gate.yml"
+from ci_deploy_gate.rules import DEFAULT_PATH as DEFAULT_RULES
 
 
 def run(command: str, argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:

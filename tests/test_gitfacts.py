@@ -385,6 +385,29 @@ def test_a_broken_repository_is_one_git_line(repo: Repo) -> None:
     )
 
 
+def test_a_diff_git_cannot_read_is_one_git_line(repo: Repo) -> None:
+    base = repo.git("rev-parse", "HEAD")
+    head = repo.commit("head", "services/api/h.py")
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    (repo.path / ".git" / "objects" / tree[:2] / tree[2:]).unlink()
+    rules = f"changed_base: {base}\n{GIT_RULE}"
+    message = error_of(repo.path, rules=rules, CIRCLE_SHA1=head)
+    assert message.startswith(
+        "ci-deploy-gate: error: git: `git diff --name-only -z --no-renames --no-ext-diff "
+        f"{base} {head}` failed: "
+    )
+    assert tree in message
+
+
+def test_an_exported_variable_wins_over_the_checkout(repo: Repo) -> None:
+    write(repo.path / ".circleci" / "deploy-gate.yml", LOCAL_RULES)
+    result = run_gate(["--dry-run", "--json"], {"CIRCLE_BRANCH": "release"}, repo.path)
+    doc = json.loads(result.stdout)
+    assert doc["rule"] == "production"
+    assert doc["sources"]["branch"] == "environment (CIRCLE_BRANCH)"
+    assert doc["sources"]["sha"] == "local checkout: HEAD (CIRCLE_SHA1)"
+
+
 def test_git_facts_need_the_sha(repo: Repo) -> None:
     assert error_of(repo.path, CIRCLE_SHA1=None) == (
         "ci-deploy-gate: error: environment: CIRCLE_SHA1 is not set: the git facts "
