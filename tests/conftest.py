@@ -12,18 +12,14 @@ import pytest
 from ci_deploy_gate.retry import Clock
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "circleci"
+DATA = ROOT / "tests" / "data"  # copies of what the tests need; tests/data/README.md says whence
 SHA = "4abf27c499581fceaa1a3d2903d99a9e4262c920"
 TOKEN = "c1rcle-t0ken-5ecret-0123456789abcdef0123"
 
-# Recorded real CircleCI v1.1 exchanges in ../shared/circleci/v1.1-responses
+# Recorded real CircleCI v1.1 exchanges in tests/data/v1.1-responses
 CREATED = (
     "mtchavez-circleci-vcr__CircleCi_Project__build_branch__when_successful__build__"
     "returns_newly_created_build.yml"
-)
-NOT_FOUND = (
-    "mtchavez-circleci-vcr__CircleCi_Project__add_envvar__when_unsuccessful__message__"
-    "returns_an_error_message.yml"
 )
 
 
@@ -97,12 +93,10 @@ def run_gate(
 
 
 def recorded(name: str) -> Any:
-    """A recorded real CircleCI exchange from ../shared/circleci/v1.1-responses."""
+    """A recorded real CircleCI exchange from tests/data/v1.1-responses."""
     import yaml
 
-    path = SHARED / "v1.1-responses" / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the tests need ../shared/circleci beside the repo")
+    path = DATA / "v1.1-responses" / name
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 

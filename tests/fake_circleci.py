@@ -1,7 +1,7 @@
 """A stateful CircleCI on loopback, for tests: a real HTTP server (http.server) that
 creates builds and pipelines, lists them, reports their progress, and injects faults.
 
-Answers are shaped like the recorded real responses in ../shared/circleci (v1.1) and the
+Answers are shaped like the recorded real responses in tests/data/v1.1-responses (v1.1) and the
 v2 OpenAPI document. Faults are scripted per trigger POST:
   "500", "502", "503", "504"       answer that status, create nothing
   "500-after-create"               create the build, then answer 500

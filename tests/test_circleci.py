@@ -10,7 +10,7 @@ from ci_deploy_gate.circleci import TriggerRequest, build_trigger
 from ci_deploy_gate.context import build_context
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.rules import CircleCISettings, Trigger
-from tests.conftest import SHA, SHARED, circle_env
+from tests.conftest import SHA, DATA, circle_env
 
 V2 = CircleCISettings(api="v2")
 DEFINITION = "5b1d7e5e-9a4c-4cde-8f0a-0d2c3b7e9a11"
@@ -95,7 +95,7 @@ def test_request_that_cannot_be_built(env: dict[str, str | None], message: str) 
 
 
 def _spec_operation(method: str, url: str, version: str = "v1.1") -> dict[str, Any] | None:
-    spec = json.loads((SHARED / f"circleci-openapi-{version}.json").read_text())
+    spec = json.loads((DATA / f"circleci-openapi-{version}.json").read_text())
     base = spec["servers"][0]["url"]  # https://circleci.com/api/v1.1 or /api/v2
     assert url.startswith(base)
     path = url[len(base) :].split("?")[0]
@@ -231,7 +231,7 @@ def test_v2_trigger_is_a_spec_operation_with_a_valid_body(
     operation = _spec_operation(request.method, request.url, "v2")
     assert operation is not None
     assert operation["operationId"] == operation_id
-    spec = json.loads((SHARED / "circleci-openapi-v2.json").read_text())
+    spec = json.loads((DATA / "circleci-openapi-v2.json").read_text())
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     _validate(schema, dict(request.body), spec, "body")
     assert _spec_operation("GET", request.lookup_url, "v2") is not None
