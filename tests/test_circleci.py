@@ -10,7 +10,7 @@ from ci_deploy_gate.circleci import TriggerRequest, build_trigger
 from ci_deploy_gate.context import build_context
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.rules import CircleCISettings, Trigger
-from tests.conftest import SHA, DATA, circle_env
+from tests.conftest import DATA, SHA, circle_env
 
 V2 = CircleCISettings(api="v2")
 DEFINITION = "5b1d7e5e-9a4c-4cde-8f0a-0d2c3b7e9a11"
