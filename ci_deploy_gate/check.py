@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from ci_deploy_gate.errors import ConfigError
-from ci_deploy_gate.expr import suggest
+from ci_deploy_gate.errors import ConfigError, suggest
 from ci_deploy_gate.rules import (
     RulesFile,
     check_rules,

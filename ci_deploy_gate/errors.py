@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 EXIT_OK = 0
 EXIT_API = 1
 EXIT_CONFIG = 2
@@ -30,3 +34,11 @@ class DeployFailed(GateError):
 
     exit_code = EXIT_API
     decision = "failed"
+
+
+def suggest(name: str, known: Sequence[str]) -> str | None:
+    """'did you mean ...?' for a misspelt key, fact or name; None when nothing is close."""
+    import difflib  # only on the error path
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]!r}?" if close else None

@@ -9,7 +9,7 @@ Precedence: not > and > or; parentheses group.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import NamedTuple, Protocol, Union
 
 from ci_deploy_gate.context import (
@@ -21,6 +21,7 @@ from ci_deploy_gate.context import (
     TimeState,
     fact_kind,
 )
+from ci_deploy_gate.errors import suggest
 from ci_deploy_gate.patterns import Pattern, PatternError, exact, path_matcher, pattern
 
 KEYWORDS = frozenset({"and", "or", "not", "is", "matches", "in"})
@@ -340,13 +341,6 @@ def _scan_quoted(source: str, start: int) -> tuple[str, int]:
             out.append(char)
             i += 1
     raise ExprError("unterminated string", start + 1, f"close it with {quote}")
-
-
-def suggest(name: str, known: Sequence[str]) -> str | None:
-    import difflib  # only on the error path
-
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"did you mean {close[0]!r}?" if close else None
 
 
 class _Parser:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, Union
 
 from ci_deploy_gate.context import FACTS, VCS_TYPES, PathQuery, fact_kind
 from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV
-from ci_deploy_gate.errors import ConfigError
+from ci_deploy_gate.errors import ConfigError, suggest
 from ci_deploy_gate.expr import (
     All,
     Changed,
@@ -28,7 +28,6 @@ from ci_deploy_gate.expr import (
     Within,
     leaves,
     parse,
-    suggest,
 )
 from ci_deploy_gate.patterns import Pattern, PatternError, is_regex_literal, path_matcher, pattern
 from ci_deploy_gate.urls import check_api_url
