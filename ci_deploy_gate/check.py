@@ -11,13 +11,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from ci_deploy_gate.errors import ConfigError, suggest
-from ci_deploy_gate.rules import (
-    RulesFile,
-    check_rules,
-    line_of,
-    load_yaml,
-    read_rules_text,
-)
+from ci_deploy_gate.model import RulesFile
+from ci_deploy_gate.rules import check_rules, read_rules_text
+from ci_deploy_gate.yamllines import line_of, load_yaml
 
 DEFAULT_CONFIG = ".circleci/config.yml"
 LEVELS = ("error", "warning", "note")

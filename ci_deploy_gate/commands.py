@@ -67,9 +67,12 @@ def _check(argv: Sequence[str], environ: Mapping[str, str]) -> int:
 
 
 def schema_text() -> str:
-    from importlib.resources import files
+    """The rules file's JSON Schema, generated from its one description."""
+    import json
 
-    return files("ci_deploy_gate").joinpath("schema.json").read_text(encoding="utf-8")
+    from ci_deploy_gate.rules import schema
+
+    return json.dumps(schema(), indent=2) + "\n"
 
 
 def _schema(argv: Sequence[str]) -> int:

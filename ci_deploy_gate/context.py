@@ -4,9 +4,14 @@ git (`gitfacts`) when a rule asks for a commit's message, author or changed path
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import datetime
-from typing import NamedTuple, Union
+
+from ci_deploy_gate.records import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+    from typing import Union
 
 
 class PathQuery(NamedTuple):
@@ -15,6 +20,9 @@ class PathQuery(NamedTuple):
 
     patterns: tuple[str, ...]
     only: bool
+
+
+EXAMPLES = 10  # paths or commits a `changed` or `messages` answer names at most
 
 
 class PathAnswer(NamedTuple):
@@ -49,44 +57,84 @@ class Calendar(NamedTuple):
     freezes: Mapping[str, TimeState]
 
 
-FactValue = Union[str, bool, None, tuple[str, ...], ChangeRange, Calendar]
+if TYPE_CHECKING:
+    FactValue = Union[str, bool, None, tuple[str, ...], ChangeRange, Calendar]
 
-# name -> (kind, what it holds). "flag" facts are yes/no; "text" facts are strings or unset;
-# "prose" is text searched rather than compared (a commit message); "messages" is every
-# message of the changed range; "paths" the paths it changed.
-FACTS: dict[str, tuple[str, str]] = {
-    "branch": ("text", "CIRCLE_BRANCH"),
-    "tag": ("text", "CIRCLE_TAG"),
-    "sha": ("text", "CIRCLE_SHA1"),
-    "pull_request": ("flag", "CIRCLE_PULL_REQUEST or CIRCLE_PR_NUMBER is set"),
-    "fork": ("flag", "CIRCLE_PR_USERNAME or CIRCLE_PR_REPONAME is set"),
-    "user": ("text", "CIRCLE_USERNAME"),
-    "job": ("text", "CIRCLE_JOB"),
-    "project": ("text", "CIRCLE_PROJECT_USERNAME/CIRCLE_PROJECT_REPONAME"),
-    "message": ("prose", "git: the message of the CIRCLE_SHA1 commit"),
-    "author": ("text", "git: the author e-mail of the CIRCLE_SHA1 commit"),
-    "committer": ("text", "git: the committer e-mail of the CIRCLE_SHA1 commit"),
-    "messages": ("messages", "git: the message of every commit in base..CIRCLE_SHA1"),
-    "changed": ("paths", "git: the paths changed in base..CIRCLE_SHA1"),
-    "within": ("window", "a window of `windows:` is open now: `within NAME`"),
-    "frozen": ("freeze", "a freeze of `freezes:` is in force now: `frozen`, `frozen NAME`"),
+
+class Fact(NamedTuple):
+    """One fact a rule can test: the `if` language, the `when` map, `schema`, `init` and the
+    README's table of facts are all derived from `FACTS`.
+
+    kind: "text" (a string, or unset), "flag" (yes/no), "prose" (text searched rather than
+    compared: a commit message), "messages" (every message of the changed range), "paths"
+    (the paths it changed), "window" and "freeze" (the calendar of the rules file).
+    source: "env" (read from `variables`), "commit" (git, the CIRCLE_SHA1 commit), "range"
+    (git, base..CIRCLE_SHA1: these follow `changed_base`) or "clock" (the run's instant).
+    """
+
+    kind: str
+    source: str
+    variables: tuple[str, ...] = ()
+    about: str = ""  # what it holds, where `variables` do not say it all
+
+    @property
+    def description(self) -> str:
+        """The README's "from" column."""
+        names = [f"`{name}`" for name in self.variables]
+        if self.kind == "flag":
+            said = f"yes/no: {' or '.join(names)} is set"
+        elif len(names) > 1:
+            said = f"`org/repo` from {' and '.join(names)}"
+        else:
+            said = names[0] if names else ""
+        return " ".join(part for part in (said, self.about) if part)
+
+
+FACTS: dict[str, Fact] = {
+    "branch": Fact("text", "env", ("CIRCLE_BRANCH",), "(empty on tag builds)"),
+    "tag": Fact("text", "env", ("CIRCLE_TAG",)),
+    "sha": Fact("text", "env", ("CIRCLE_SHA1",)),
+    "pull_request": Fact("flag", "env", ("CIRCLE_PULL_REQUEST", "CIRCLE_PR_NUMBER")),
+    "fork": Fact("flag", "env", ("CIRCLE_PR_USERNAME", "CIRCLE_PR_REPONAME")),
+    "user": Fact("text", "env", ("CIRCLE_USERNAME",)),
+    "job": Fact("text", "env", ("CIRCLE_JOB",)),
+    "project": Fact("text", "env", ("CIRCLE_PROJECT_USERNAME", "CIRCLE_PROJECT_REPONAME")),
+    "message": Fact("prose", "commit", about="git: the full message of the CIRCLE_SHA1 commit"),
+    "author": Fact("text", "commit", about="git: the author e-mail of the CIRCLE_SHA1 commit"),
+    "committer": Fact(
+        "text", "commit", about="git: the committer e-mail of the CIRCLE_SHA1 commit"
+    ),
+    "messages": Fact(
+        "messages",
+        "range",
+        about="git: the message of every commit in the changed range, base..CIRCLE_SHA1",
+    ),
+    "changed": Fact("paths", "range", about="git: the paths changed in base..CIRCLE_SHA1"),
+    "within": Fact(
+        "window",
+        "clock",
+        about="`within NAME`: a window of `windows:` is open at the run's instant",
+    ),
+    "frozen": Fact(
+        "freeze",
+        "clock",
+        about="`frozen`, `frozen NAME`: a freeze of `freezes:` (any, or that one) is in "
+        "force at the run's instant",
+    ),
 }
-TIME_FACTS = ("within", "frozen")
-# fact -> the variables it is read from; the first one set is named as its source
-VARIABLES: dict[str, tuple[str, ...]] = {
-    "branch": ("CIRCLE_BRANCH",),
-    "tag": ("CIRCLE_TAG",),
-    "sha": ("CIRCLE_SHA1",),
-    "pull_request": ("CIRCLE_PULL_REQUEST", "CIRCLE_PR_NUMBER"),
-    "fork": ("CIRCLE_PR_USERNAME", "CIRCLE_PR_REPONAME"),
-    "user": ("CIRCLE_USERNAME",),
-    "job": ("CIRCLE_JOB",),
-    "project": ("CIRCLE_PROJECT_USERNAME", "CIRCLE_PROJECT_REPONAME"),
-}
-COMMIT_FACTS = ("message", "author", "committer")  # of the commit itself
-RANGE_FACTS = ("messages", "changed")  # of base..CIRCLE_SHA1: they depend on changed_base
-GIT_FACTS = frozenset(COMMIT_FACTS + RANGE_FACTS)
 ENV_PREFIX = "env."
+ENV_FACT = Fact("text", "env", about="any environment variable: `env.NAME`")
+
+
+def _named(source: str) -> tuple[str, ...]:
+    return tuple(name for name, fact in FACTS.items() if fact.source == source)
+
+
+TIME_FACTS = _named("clock")
+COMMIT_FACTS = _named("commit")  # of the commit itself
+RANGE_FACTS = _named("range")  # of base..CIRCLE_SHA1: they depend on changed_base
+GIT_FACTS = frozenset(COMMIT_FACTS + RANGE_FACTS)
+ENV_FACTS = _named("env")
 
 # CircleCI's names for the hosts it builds from, as they appear in v1.1 URLs.
 VCS_HOSTS = {"github.com": "github", "bitbucket.org": "bitbucket"}
@@ -96,12 +144,16 @@ VCS_TYPES = ("github", "bitbucket")
 _URL_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]+@)?(?P<host>[^/:]+)", re.IGNORECASE)
 
 
-def fact_kind(name: str) -> str | None:
-    """'text', 'flag', or None for a name that is no fact."""
+def fact_of(name: str) -> Fact | None:
+    """The fact `name` stands for (`env.NAME` included), or None for a name that is none."""
     if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
-        return "text"
-    spec = FACTS.get(name)
-    return spec[0] if spec else None
+        return ENV_FACT
+    return FACTS.get(name)
+
+
+def fact_kind(name: str) -> str | None:
+    found = fact_of(name)
+    return found.kind if found else None
 
 
 def vcs_from_url(url: str) -> str | None:
@@ -189,16 +241,13 @@ def build_context(
 
     org, repo = var("CIRCLE_PROJECT_USERNAME"), var("CIRCLE_PROJECT_REPONAME")
     repository_url = var("CIRCLE_REPOSITORY_URL")
-    facts: dict[str, FactValue] = {
-        "branch": var("CIRCLE_BRANCH"),
-        "tag": var("CIRCLE_TAG"),
-        "sha": var("CIRCLE_SHA1"),
-        "pull_request": bool(var("CIRCLE_PULL_REQUEST") or var("CIRCLE_PR_NUMBER")),
-        "fork": bool(var("CIRCLE_PR_USERNAME") or var("CIRCLE_PR_REPONAME")),
-        "user": var("CIRCLE_USERNAME"),
-        "job": var("CIRCLE_JOB"),
-        "project": f"{org}/{repo}" if org and repo else None,
-    }
+    facts: dict[str, FactValue] = {}
+    for name in ENV_FACTS:
+        values = [var(variable) for variable in FACTS[name].variables]
+        if FACTS[name].kind == "flag":
+            facts[name] = any(values)
+        else:  # several variables make one value only together: org/repo
+            facts[name] = "/".join(v for v in values if v) if all(values) else None
     return Context(
         facts=facts,
         env=dict(environ),
@@ -214,8 +263,8 @@ def build_context(
 def _sources(environ: Mapping[str, str], origins: Mapping[str, str]) -> dict[str, str]:
     """fact -> 'where (VARIABLE)', for each fact some variable sets."""
     found: dict[str, str] = {}
-    for fact, names in VARIABLES.items():
-        name = next((n for n in names if environ.get(n, "").strip()), None)
+    for fact in ENV_FACTS:
+        name = next((n for n in FACTS[fact].variables if environ.get(n, "").strip()), None)
         if name:
             found[fact] = f"{origins.get(name, 'environment')} ({name})"
     return found

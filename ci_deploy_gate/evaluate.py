@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from ci_deploy_gate.conditions import Changed, evaluate, leaves
+from ci_deploy_gate.context import COMMIT_FACTS, RANGE_FACTS, Calendar
+from ci_deploy_gate.explain import atoms
+from ci_deploy_gate.records import NamedTuple
 
-from ci_deploy_gate.context import COMMIT_FACTS, RANGE_FACTS, Calendar, Context, PathQuery
-from ci_deploy_gate.expr import Atom, Changed, Expr, atoms, evaluate, leaves
-from ci_deploy_gate.rules import RulesFile, Trigger
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ci_deploy_gate.conditions import Expr
+    from ci_deploy_gate.context import Context, PathQuery
+    from ci_deploy_gate.explain import Atom
+    from ci_deploy_gate.model import RulesFile, Trigger
 
 
 class RangeNeeds(NamedTuple):

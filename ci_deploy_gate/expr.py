@@ -8,30 +8,36 @@ Precedence: not > and > or; parentheses group.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
-from typing import NamedTuple, Protocol, Union
-
-from ci_deploy_gate.context import (
-    FACTS,
-    Calendar,
-    ChangeRange,
-    FactValue,
-    PathQuery,
-    TimeState,
-    fact_kind,
+from ci_deploy_gate.conditions import (
+    All,
+    AnyOf,
+    ConditionError,
+    Contains,
+    Flag,
+    Frozen,
+    Is,
+    Matches,
+    Not,
+    Within,
+    changed,
+    fact_named,
+    search,
+    value_pattern,
 )
-from ci_deploy_gate.errors import suggest
-from ci_deploy_gate.patterns import Pattern, PatternError, exact, path_matcher, pattern
+from ci_deploy_gate.patterns import exact
+from ci_deploy_gate.records import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ci_deploy_gate.conditions import Changed, Expr
+    from ci_deploy_gate.patterns import Pattern
 
 KEYWORDS = frozenset({"and", "or", "not", "is", "matches", "in"})
 _PUNCTUATION = frozenset("()[],")
 _WORD_ENDS = _PUNCTUATION | frozenset("\"'")
 _BOOLEANS = {"true": True, "false": False}
-
-
-class Facts(Protocol):
-    def get(self, name: str) -> FactValue: ...
 
 
 class ExprError(ValueError):
@@ -41,243 +47,6 @@ class ExprError(ValueError):
         self.message, self.column, self.hint = message, column, hint
         text = f"{message} at column {column}"
         super().__init__(f"{text} ({hint})" if hint else text)
-
-
-# What an explanation shows of a fact: its value, or for a list fact the part that decided
-Shown = Union[str, bool, None, dict[str, object]]
-EXAMPLES = 10  # paths or commits an explanation names at most
-
-
-class Atom(NamedTuple):
-    """One condition as shown in an explanation: its text, verdict and the fact's value."""
-
-    condition: str
-    result: bool
-    actual: Shown
-    field: str
-
-
-# Leaves test one fact each. `column` is 0 for conditions written as a `when` map.
-# A new condition kind is one more NamedTuple with `field` and `test`, added to `Leaf`.
-
-
-class Flag(NamedTuple):
-    """A bare yes/no fact: `pull_request`."""
-
-    text: str
-    column: int
-    field: str
-
-    def test(self, actual: FactValue) -> bool:
-        return actual is True
-
-
-class Is(NamedTuple):
-    """`FIELD is VALUE` / `FIELD is not VALUE`; an unset fact is no value at all."""
-
-    text: str
-    column: int
-    field: str
-    value: str | bool
-    negated: bool = False
-
-    def test(self, actual: FactValue) -> bool:
-        equal = actual is not None and actual == self.value
-        return not equal if self.negated else equal
-
-
-class Matches(NamedTuple):
-    """`FIELD matches PATTERN` and `FIELD in [...]`: true when any pattern matches."""
-
-    text: str
-    column: int
-    field: str
-    patterns: tuple[Pattern, ...]
-
-    def test(self, actual: FactValue) -> bool:
-        return isinstance(actual, str) and any(p.matches(actual) for p in self.patterns)
-
-
-class Contains(NamedTuple):
-    """`message contains TEXT`; `messages contain TEXT`: any commit of the range."""
-
-    text: str
-    column: int
-    field: str
-    needle: str
-
-    def test(self, actual: FactValue) -> bool:
-        return any(self.needle in item for item in _items(actual))
-
-    def hit(self, item: str) -> bool:
-        return self.needle in item
-
-
-class Search(NamedTuple):
-    """`message matches /re/`: a commit message is prose, so the regex is searched for
-    (re.MULTILINE: ^ and $ take each line) rather than matched against the whole."""
-
-    text: str
-    column: int
-    field: str
-    regex: str
-
-    def test(self, actual: FactValue) -> bool:
-        return any(self.hit(item) for item in _items(actual))
-
-    def hit(self, item: str) -> bool:
-        return re.search(self.regex, item, re.MULTILINE) is not None
-
-
-class Changed(NamedTuple):
-    """`changed PATTERNS` / `changed only PATTERNS`, answered by `gitfacts` while it
-    reads the diff; an unread range is no change at all, and tests false."""
-
-    text: str
-    column: int
-    field: str
-    query: PathQuery
-
-    def test(self, actual: FactValue) -> bool:
-        return isinstance(actual, ChangeRange) and actual.answers[self.query].result
-
-
-class Within(NamedTuple):
-    """`within NAME`: the window NAME of `windows:` is open at the run's instant."""
-
-    text: str
-    column: int
-    field: str
-    name: str
-
-    def test(self, actual: FactValue) -> bool:
-        return isinstance(actual, Calendar) and actual.windows[self.name].active
-
-
-class Frozen(NamedTuple):
-    """`frozen`: some freeze is in force (and its `unless` does not hold); `frozen NAME`:
-    that one. Without a calendar, nothing is frozen."""
-
-    text: str
-    column: int
-    field: str
-    name: str | None
-
-    def test(self, actual: FactValue) -> bool:
-        if not isinstance(actual, Calendar):
-            return False
-        if self.name is not None:
-            return actual.freezes[self.name].active
-        return any(state.active for state in actual.freezes.values())
-
-
-def _items(actual: FactValue) -> tuple[str, ...]:
-    """A text fact as one item, `messages` as its items; anything else as none."""
-    if isinstance(actual, str):
-        return (actual,)
-    if type(actual) is tuple:  # `messages`; not the NamedTuple facts
-        return tuple(item for item in actual if isinstance(item, str))
-    return ()
-
-
-class Not(NamedTuple):
-    text: str
-    column: int
-    operand: Expr
-
-
-class All(NamedTuple):
-    text: str
-    column: int
-    items: tuple[Expr, ...]
-
-
-class AnyOf(NamedTuple):
-    text: str
-    column: int
-    items: tuple[Expr, ...]
-
-
-Leaf = Union[Flag, Is, Matches, Contains, Search, Changed, Within, Frozen]
-Expr = Union[Flag, Is, Matches, Contains, Search, Changed, Within, Frozen, Not, All, AnyOf]
-LEAVES = (Flag, Is, Matches, Contains, Search, Changed, Within, Frozen)
-
-
-def leaves(expr: Expr) -> Iterator[Leaf]:
-    if isinstance(expr, (All, AnyOf)):
-        for item in expr.items:
-            yield from leaves(item)
-    elif isinstance(expr, Not):
-        yield from leaves(expr.operand)
-    else:
-        yield expr
-
-
-def evaluate(expr: Expr, facts: Facts) -> bool:
-    if isinstance(expr, Not):
-        return not evaluate(expr.operand, facts)
-    if isinstance(expr, All):
-        return all(evaluate(item, facts) for item in expr.items)
-    if isinstance(expr, AnyOf):
-        return any(evaluate(item, facts) for item in expr.items)
-    return expr.test(facts.get(expr.field))
-
-
-def atoms(expr: Expr, facts: Facts) -> Iterator[Atom]:
-    """The conditions an explanation lists, each with its verdict and the fact's value."""
-    if isinstance(expr, (All, AnyOf)):
-        for item in expr.items:
-            yield from atoms(item, facts)
-    elif isinstance(expr, Not):
-        # `not pull_request` reads best as one condition; `not (a or b)` shows a and b.
-        if isinstance(expr.operand, LEAVES):
-            field = expr.operand.field
-            shown = shown_actual(expr.operand, facts.get(field))
-            yield Atom(expr.text, evaluate(expr, facts), shown, field)
-        else:
-            yield from atoms(expr.operand, facts)
-    else:
-        actual = facts.get(expr.field)
-        yield Atom(expr.text, expr.test(actual), shown_actual(expr, actual), expr.field)
-
-
-def _time_shown(state: TimeState) -> Shown:
-    return {"active": state.active, "text": state.text}
-
-
-def shown_actual(leaf: Leaf, actual: FactValue) -> Shown:
-    """A list fact is shown by what decided the verdict, not in full: a change can hold
-    100,000 paths."""
-    if isinstance(leaf, Changed):
-        if not isinstance(actual, ChangeRange):
-            return None
-        answer = actual.answers[leaf.query]
-        key = "outside" if leaf.query.only else "matching"
-        return {
-            "base": actual.base,
-            "how": actual.how,
-            "paths": actual.total,
-            key: list(answer.examples),
-        }
-    if isinstance(actual, Calendar):
-        if isinstance(leaf, Within):
-            return _time_shown(actual.windows[leaf.name])
-        if isinstance(leaf, Frozen) and leaf.name is not None:
-            return _time_shown(actual.freezes[leaf.name])
-        active = [state for state in actual.freezes.values() if state.active]
-        texts = [state.text for state in active or actual.freezes.values()]
-        return {"active": bool(active), "text": "; ".join(texts) or "no freeze"}
-    if isinstance(actual, ChangeRange):
-        return None
-    if isinstance(actual, tuple):  # messages: the subject lines of the commits that hit
-        items = _items(actual)
-        hits = [
-            item.strip().splitlines()[0] if item.strip() else ""
-            for item in items
-            if isinstance(leaf, (Contains, Search)) and leaf.hit(item)
-        ]
-        return {"commits": len(items), "matching": hits[:EXAMPLES]}
-    return actual
 
 
 class _Token(NamedTuple):
@@ -313,7 +82,7 @@ def _tokens(source: str) -> list[_Token]:
             i = end
         elif char == "/":
             end = source.find("/", i + 1)
-            while end != -1 and source[end - 1] == "\\":
+            while end != -1 and _escaped(source, end):
                 end = source.find("/", end + 1)
             if end == -1:
                 raise ExprError("unterminated /regex/", i + 1, "close it with '/'")
@@ -326,6 +95,15 @@ def _tokens(source: str) -> list[_Token]:
             tokens.append(_Token("word", source[start:i], start, i))
     tokens.append(_Token("end", "", n, n))
     return tokens
+
+
+def _escaped(source: str, at: int) -> bool:
+    r"""Whether the character at `at` follows an odd run of backslashes: in `/a\\/` the
+    backslash is escaped and the slash ends the regex; in `/a\/b/` the first slash is kept."""
+    count = 0
+    while at - count > 0 and source[at - count - 1] == "\\":
+        count += 1
+    return count % 2 == 1
 
 
 def _scan_quoted(source: str, start: int) -> tuple[str, int]:
@@ -417,13 +195,10 @@ class _Parser:
             after = f" after {previous!r}" if previous else ""
             raise ExprError(f"expected a condition{after}, found {token.describe()}", token.column)
         name = self.advance().text
-        kind = fact_kind(name)
-        if kind is None:
-            raise ExprError(
-                f"unknown fact {name!r}",
-                token.column,
-                suggest(name, [*FACTS, "env.NAME"]) or f"known: {', '.join(FACTS)}, env.NAME",
-            )
+        try:
+            kind = fact_named(name).kind
+        except ConditionError as exc:
+            raise ExprError(exc.message, token.column, exc.hint) from None
         if kind == "paths":
             return self.changed(token)
         if kind == "window":
@@ -461,8 +236,11 @@ class _Parser:
                     regex.column,
                     f"'{name} matches /^release:/', or '{name} contains TEXT'",
                 )
-            self.pattern(operator.text)  # compiles it
-            return Search(self.text_from(token.start), token.column, name, regex.text[1:-1])
+            self.advance()
+            try:
+                return search(self.text_from(token.start), token.column, name, regex.text)
+            except ConditionError as exc:
+                raise ExprError(str(exc), regex.column) from None
         if kind == "messages":
             raise ExprError(
                 "'messages' holds every commit message of the change",
@@ -517,11 +295,9 @@ class _Parser:
         else:
             found = [self.path_pattern()]
         try:
-            path_matcher(found)
-        except PatternError as exc:
+            return changed(self.text_from(start.start), start.column, found, only)
+        except ConditionError as exc:
             raise ExprError(str(exc), start.column) from None
-        query = PathQuery(tuple(found), only)
-        return Changed(self.text_from(start.start), start.column, "changed", query)
 
     def path_pattern(self) -> str:
         token = self.token
@@ -559,8 +335,8 @@ class _Parser:
             raise ExprError(f"expected a pattern after {after!r}", token.column)
         self.advance()
         try:
-            return pattern(token.text)
-        except PatternError as exc:
+            return value_pattern(token.text)
+        except ConditionError as exc:
             raise ExprError(str(exc), token.column) from None
 
     def values(self, name: str) -> tuple[Pattern, ...]:

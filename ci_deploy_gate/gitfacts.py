@@ -12,9 +12,8 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from ci_deploy_gate.context import ChangeRange, GitFacts, PathAnswer, PathQuery
+from ci_deploy_gate.context import EXAMPLES, ChangeRange, GitFacts, PathAnswer, PathQuery
 from ci_deploy_gate.errors import ConfigError
-from ci_deploy_gate.expr import EXAMPLES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

@@ -11,17 +11,23 @@ Deliberately, for the two odd cases of such a change:
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING
 
 from ci_deploy_gate.context import TimeState
+from ci_deploy_gate.errors import suggest
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from ci_deploy_gate.rules import Freeze, Window
+    from ci_deploy_gate.model import Freeze, Window
 
 UTC = timezone.utc
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CLOCK = r"([01]?[0-9]|2[0-4]):([0-5][0-9])"
+HOURS = rf"^\s*{CLOCK}\s*-\s*{CLOCK}\s*$"  # 09:00-16:30
+LOCAL_TIME = r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}:\d{2}))?$"  # 2026-12-19 00:00
 _LOOKAHEAD_DAYS = 8  # a window with any day opens within a week
 
 
@@ -35,6 +41,68 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(
             f"unknown time zone {name!r} (a tz database name: Europe/Berlin, UTC)"
         ) from None
+
+
+def parse_days(raw: object) -> frozenset[int]:
+    """`mon-thu`, `sat`, `mon, wed`, or a list of those; a range may wrap (`fri-mon`).
+    ValueError says what is wrong."""
+    from ci_deploy_gate.yamllines import kind_of
+
+    parts = raw if isinstance(raw, list) else str(raw).split(",") if raw else []
+    days: list[int] = []
+    for part in parts:
+        if not isinstance(part, str) or not part.strip():
+            raise ValueError(f"expected day names (mon-fri, sat), found {kind_of(part)}")
+        first, dash, last = (piece.strip().lower() for piece in part.partition("-"))
+        unknown = [n for n in (first, last) if n and n not in DAY_NAMES]
+        if unknown or (dash and not last):
+            bad = unknown[0] if unknown else part.strip()
+            hint = suggest(bad, DAY_NAMES) or f"days are {', '.join(DAY_NAMES)}"
+            raise ValueError(f"{bad!r} is not a day ({hint})")
+        start = DAY_NAMES.index(first)
+        span = (DAY_NAMES.index(last) - start) % 7 if dash else 0
+        for offset in range(span + 1):
+            day = (start + offset) % 7
+            if day in days:
+                raise ValueError(f"{DAY_NAMES[day]} is named twice in {raw!r}")
+            days.append(day)
+    if not days:
+        raise ValueError("no day given: the window would never open")
+    return frozenset(days)
+
+
+def parse_hours(raw: object) -> tuple[time, time | None]:
+    """`HH:MM-HH:MM`, half-open; an end of `24:00` is None, the end of the day."""
+    found = re.match(HOURS, raw) if isinstance(raw, str) else None
+    if found is None:
+        raise ValueError(f"expected HH:MM-HH:MM (09:00-16:30), found {raw!r}")
+    start_h, start_m, end_h, end_m = (int(group) for group in found.groups())
+    if start_h == 24 or (24 in (start_h, end_h) and (start_m or end_m)):
+        raise ValueError(f"{raw!r}: 24:00 is only an end, the end of the day")
+    start, end = time(start_h, start_m), None if end_h == 24 else time(end_h, end_m)
+    if end == start:
+        raise ValueError(f"{raw!r} is empty: the start and the end are the same")
+    return start, end
+
+
+def parse_local_time(raw: object) -> datetime:
+    """`2026-12-19 00:00` or `2026-12-19` (midnight), on a clock the caller names."""
+    if isinstance(raw, datetime):
+        if raw.tzinfo is not None:
+            raise ValueError(
+                f"{raw.isoformat()} has an offset: give the local time, "
+                "the freeze's timezone says where"
+            )
+        return raw
+    if isinstance(raw, date):
+        return datetime.combine(raw, time(0))
+    found = re.match(LOCAL_TIME, raw.strip()) if isinstance(raw, str) else None
+    try:
+        if found is None:
+            raise ValueError
+        return datetime.fromisoformat(f"{found.group(1)} {found.group(2) or '00:00'}")
+    except ValueError:
+        raise ValueError(f"expected YYYY-MM-DD HH:MM (local time), found {raw!r}") from None
 
 
 def first_instant(wall: datetime, tz: ZoneInfo) -> datetime:
