@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ci_deploy_gate.context import build_context
 from ci_deploy_gate.conditions import evaluate
+from ci_deploy_gate.context import build_context
 from ci_deploy_gate.explain import atoms
 from ci_deploy_gate.expr import ExprError, parse
 
