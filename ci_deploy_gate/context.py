@@ -123,7 +123,7 @@ FACTS: dict[str, Fact] = {
     ),
 }
 ENV_PREFIX = "env."
-ENV_FACT = Fact("text", "env", about="any environment variable: `env.NAME`")
+ENV_FACT = Fact("text", "env", about="any environment variable")
 
 
 def _named(source: str) -> tuple[str, ...]:
