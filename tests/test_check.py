@@ -358,7 +358,7 @@ def test_check_as_a_process_has_no_traceback(tmp_path: Path) -> None:
 
 
 def schema() -> dict[str, Any]:
-    from ci_deploy_gate.commands import schema_text
+    from ci_deploy_gate.commands.schema import schema_text
 
     return dict(json.loads(schema_text()))
 
