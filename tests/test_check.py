@@ -453,3 +453,9 @@ def test_init_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str
         "(edit it, or pass --rules PATH for another file)\n"
     )
     assert path.read_text() == "mine\n"
+
+
+def test_init_says_why_it_cannot_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path / "taken", "a file, not a folder\n")
+    assert main(["init", "--rules", "taken/gate.yml"], {}) == 2
+    assert capsys.readouterr() == ("", "ci-deploy-gate init: error: taken/gate.yml: File exists\n")
