@@ -87,7 +87,8 @@ def handled(run: Callable[[], int], output: Output, *, prog: str, verbose: bool)
 def read_options(words: Sequence[str]) -> Options:
     """The quick reader for a plain invocation; argparse for anything else (--help,
     --version, a usage error, which it reports and exits 2)."""
-    return quick_read(words) or parse_options(words)
+    quick = quick_read(words)
+    return parse_options(words) if quick is None else quick
 
 
 def parse_options(words: Sequence[str]) -> Options:
