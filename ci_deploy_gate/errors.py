@@ -1,4 +1,4 @@
-"""The one exception family; `cli.main` turns each into a line and an exit code."""
+"""The one exception family; `cli.handled` turns each into a line and an exit code."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_API = 1
 EXIT_CONFIG = 2
+EXIT_INTERNAL = 3  # not a GateError: a bug, said in one line (`--verbose`: the traceback)
 
 
 class GateError(Exception):

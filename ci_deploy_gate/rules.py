@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     from ci_deploy_gate.model import ParameterValue
     from ci_deploy_gate.spec import Problem
 
-DEFAULT_PATH = ".circleci/deploy-gate.yml"
 SUPPORTED_VERSION = 1
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # CircleCI pipeline parameter names; at most 100 of them, values up to 512 characters.

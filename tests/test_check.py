@@ -350,7 +350,7 @@ def test_check_as_a_process_has_no_traceback(tmp_path: Path) -> None:
 
 
 def schema() -> dict[str, Any]:
-    from ci_deploy_gate.commands import schema_text
+    from ci_deploy_gate.commands.schema import schema_text
 
     return dict(json.loads(schema_text()))
 
@@ -434,3 +434,9 @@ def test_init_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str
         "(edit it, or pass --rules PATH for another file)\n"
     )
     assert path.read_text() == "mine\n"
+
+
+def test_init_says_why_it_cannot_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path / "taken", "a file, not a folder\n")
+    assert main(["init", "--rules", "taken/gate.yml"], {}) == 2
+    assert capsys.readouterr() == ("", "ci-deploy-gate init: error: taken/gate.yml: File exists\n")

@@ -84,3 +84,88 @@ def test_token_given_by_set_is_redacted(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0
     assert "set-secret-9" not in out + err
     assert json.loads(out)["rules"][0]["conditions"][0]["actual"] == "***"
+
+
+# --- internal errors: one line, exit 3 ----------------------------------------------------
+
+
+def test_internal_error_is_one_line_and_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # open() refuses a NUL in a path with ValueError, which no GateError describes
+    code = main(["--rules", "gate\0.yml", "--dry-run", "--json"], environ=circle_env())
+    out, err = capsys.readouterr()
+    assert (code, out) == (3, "")
+    assert err == (
+        "ci-deploy-gate: internal error: ValueError: embedded null byte "
+        "(run with --verbose for the traceback)\n"
+    )
+
+
+def test_internal_error_with_verbose_shows_the_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["--rules", "gate\0.yml", "--dry-run", "--verbose"], environ=circle_env())
+    err = capsys.readouterr().err.splitlines()
+    assert code == 3
+    assert err[0] == "Traceback (most recent call last):"
+    assert any("read_rules_text" in line for line in err)
+    assert err[-2:] == [
+        "ValueError: embedded null byte",
+        "ci-deploy-gate: internal error: ValueError: embedded null byte",
+    ]
+
+
+def test_internal_error_never_shows_the_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ci_deploy_gate.evaluate
+
+    def broken(*args: object) -> None:
+        raise RuntimeError(f"boom\n  near {TOKEN}")
+
+    monkeypatch.setattr(ci_deploy_gate.evaluate, "decide", broken)
+    rules = write(tmp_path / "gate.yml", RELEASE_RULES)
+    assert main(["--rules", str(rules), "--dry-run"], environ=circle_env()) == 3
+    assert capsys.readouterr().err == (
+        "ci-deploy-gate: internal error: RuntimeError: boom near *** "
+        "(run with --verbose for the traceback)\n"
+    )
+    assert main(["--rules", str(rules), "--dry-run", "--verbose"], environ=circle_env()) == 3
+    err = capsys.readouterr().err
+    assert TOKEN not in err
+    assert "RuntimeError: boom\n  near ***\n" in err
+    assert err.endswith("ci-deploy-gate: internal error: RuntimeError: boom near ***\n")
+
+
+def test_internal_error_in_a_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--rules", "gate\0.yml"], {}) == 3
+    assert capsys.readouterr().err == (
+        "ci-deploy-gate check: internal error: ValueError: embedded null byte "
+        "(run with --verbose for the traceback)\n"
+    )
+    assert main(["check", "--rules", "gate\0.yml", "--verbose"], {}) == 3
+    assert capsys.readouterr().err.startswith("Traceback (most recent call last):\n")
+
+
+def test_error_report_carries_what_was_decided(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = write(tmp_path / "gate.yml", RELEASE_RULES)
+    env = circle_env(CIRCLE_API_USER_TOKEN=None)
+    assert main(["--rules", str(rules), "--json"], environ=env) == 2
+    out, err = capsys.readouterr()
+    assert err == (
+        "ci-deploy-gate: error: environment: CIRCLE_API_USER_TOKEN is not set; the gate needs "
+        "a CircleCI API token there to fire a job (on a forked pull request CircleCI withholds "
+        "it; circleci.token_env names another variable)\n"
+    )
+    doc = json.loads(out)
+    assert (doc["decision"], doc["rule"], doc["node"]) == (
+        "error",
+        "production",
+        {"index": 0, "total": 1},
+    )
+    assert doc["rules"][0]["matched"] is True
+    assert doc["sources"]["branch"] == "environment (CIRCLE_BRANCH)"
+    assert doc["triggers"] == []

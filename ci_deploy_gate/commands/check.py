@@ -7,19 +7,61 @@ to CHECKS.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+import argparse
+from collections.abc import Mapping
 
+from ci_deploy_gate.commands import VERBOSE_HELP
 from ci_deploy_gate.errors import ConfigError, suggest
-from ci_deploy_gate.model import RulesFile
+from ci_deploy_gate.options import DEFAULT_RULES, rules_path
+from ci_deploy_gate.records import NamedTuple
 from ci_deploy_gate.rules import check_rules, read_rules_text
 from ci_deploy_gate.yamllines import line_of, load_yaml
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any
+
+    from ci_deploy_gate.model import RulesFile
 
 DEFAULT_CONFIG = ".circleci/config.yml"
 LEVELS = ("error", "warning", "note")
 GATE_COMMANDS = ("ci_deploy_gate", "ci-deploy-gate")
 # a rule's parameter value -> the pipeline parameter types that take it
 _TYPES = {str: ("string", "enum"), int: ("integer",), bool: ("boolean",)}
+
+
+def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ci-deploy-gate check",
+        description="Validate the rules file completely and hold it against the CircleCI "
+        "config: trigger jobs exist, the API fits the config version, v2 pipeline "
+        "parameters are declared, parallelism, contexts and the token.",
+        epilog="exit codes: 0 clean (warnings allowed unless --strict); 2 errors",
+    )
+    parser.add_argument("--rules", metavar="PATH", help=f"default: {DEFAULT_RULES}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the CircleCI config (default: .circleci/config.yml, skipped when missing)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument("--strict", action="store_true", help="warnings fail too")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    args = parser.parse_args(argv)
+
+    findings = check(rules_path(args.rules, environ), args.config, environ)
+    code = exit_code(findings, strict=args.strict)
+    if args.json:
+        import json
+
+        doc = {"ok": code == 0, "findings": [finding.as_json() for finding in findings]}
+        print(json.dumps(doc, indent=2))
+    else:
+        for finding in findings:
+            print(finding)
+        print(summary(findings))
+    return code
 
 
 class Finding(NamedTuple):

@@ -1,0 +1,8 @@
+"""The commands beside the gate itself, one module each, each with
+`main(argv, environ) -> int` that raises GateError for what fails (`cli` says it).
+
+Kept to this table: every run of the gate imports it to tell a command from an option.
+"""
+
+NAMES = ("check", "schema", "init")
+VERBOSE_HELP = "on an internal error, print its traceback too"
