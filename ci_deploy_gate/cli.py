@@ -18,11 +18,11 @@ from ci_deploy_gate.report import Output, conclude, document
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ci_deploy_gate.circleci import Fired, TriggerRequest
+    from ci_deploy_gate.circleci.model import Fired, TriggerRequest
+    from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.context import Context
     from ci_deploy_gate.evaluate import Decision
     from ci_deploy_gate.rules import CircleCISettings, RulesFile
-    from ci_deploy_gate.transport import Client
 
 DEFAULT_RULES = ".circleci/deploy-gate.yml"
 COMMANDS = ("check", "schema", "init")  # in `commands`, imported only for them
@@ -235,8 +235,8 @@ def _gate(run: _Run, output: Output, environ: Mapping[str, str], args: argparse.
         )
         return _finish(problem, output)
 
-    from ci_deploy_gate.circleci import build_trigger
-    from ci_deploy_gate.urls import DEFAULT_API_URL, check_api_url
+    from ci_deploy_gate.circleci.host import DEFAULT_API_URL, check_api_url
+    from ci_deploy_gate.circleci.trigger import build_trigger
 
     host = (
         args.api_url or env.get("DEPLOY_GATE_API_URL") or rules_file.circleci.url or DEFAULT_API_URL
@@ -274,16 +274,16 @@ def _gate(run: _Run, output: Output, environ: Mapping[str, str], args: argparse.
             "environment: CIRCLECI is not 'true': refusing a real trigger outside CircleCI "
             "(use --dry-run to see what would be sent, or set CIRCLECI=true deliberately)"
         )
+    from ci_deploy_gate.circleci.retry import Policy
+    from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.credentials import read_token
-    from ci_deploy_gate.retry import Policy
-    from ci_deploy_gate.transport import Client
 
     token = read_token(env, rules_file.circleci.token_env)
     policy = Policy(attempts=rules_file.circleci.retries, deadline=rules_file.circleci.deadline)
     client = Client(token, policy, log=output.note if args.verbose else None)
     try:
         if siblings:
-            from ci_deploy_gate.siblings import wait_for_siblings
+            from ci_deploy_gate.circleci.siblings import wait_for_siblings
 
             wait_for_siblings(
                 client, siblings, run.node, timeout=args.wait_timeout, show=output.progress
@@ -370,7 +370,7 @@ def _siblings_url(
             "environment: CIRCLE_BUILD_NUM is not set: waiting for the other nodes "
             "needs this job's number"
         )
-    from ci_deploy_gate.api_v2 import job_url, project_slug
+    from ci_deploy_gate.circleci.v2 import job_url, project_slug
 
     return job_url(host, project_slug(context, rules_file.circleci), build_num)
 
@@ -383,7 +383,7 @@ def _fire(
     *,
     force: bool,
 ) -> None:
-    from ci_deploy_gate.fire import fire
+    from ci_deploy_gate.circleci.fire import fire
 
     for request in requests:
         run.records.append((request, None))  # stays so if firing fails: the report shows it
@@ -392,8 +392,8 @@ def _fire(
 
 def _follow(run: _Run, client: Client, output: Output, *, timeout: float) -> None:
     """--wait: DeployFailed unless every fired build or pipeline succeeded."""
+    from ci_deploy_gate.circleci.follow import follow
     from ci_deploy_gate.errors import DeployFailed
-    from ci_deploy_gate.follow import follow
 
     for index, (request, fired) in enumerate(run.records):
         if fired is not None:

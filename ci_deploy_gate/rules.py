@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time
 from typing import Any, NamedTuple, Union
 
+from ci_deploy_gate.circleci.host import check_api_url
 from ci_deploy_gate.context import FACTS, VCS_TYPES, PathQuery, fact_kind
 from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV
 from ci_deploy_gate.errors import ConfigError, suggest
@@ -30,7 +31,6 @@ from ci_deploy_gate.expr import (
     parse,
 )
 from ci_deploy_gate.patterns import Pattern, PatternError, is_regex_literal, path_matcher, pattern
-from ci_deploy_gate.urls import check_api_url
 
 DEFAULT_PATH = ".circleci/deploy-gate.yml"
 SUPPORTED_VERSION = 1
