@@ -115,6 +115,8 @@ class Request(NamedTuple):
 
 
 class Answer(NamedTuple):
+    """What CircleCI answered: the body as text and, when it is JSON, parsed."""
+
     status: int
     reason: str
     headers: Mapping[str, str]
