@@ -20,14 +20,14 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
 
-    from ci_deploy_gate.circleci import TriggerRequest
+    from ci_deploy_gate.circleci.model import TriggerRequest
+    from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.context import Context
     from ci_deploy_gate.evaluate import Decision
+    from ci_deploy_gate.model import RulesFile
     from ci_deploy_gate.node import Node
     from ci_deploy_gate.options import Options
     from ci_deploy_gate.report import Output, Record
-    from ci_deploy_gate.rules import RulesFile
-    from ci_deploy_gate.transport import Client
 
 
 class SoFar(NamedTuple):
@@ -169,7 +169,7 @@ def _at(context: Context, now: datetime | None) -> Context:
 
 def _host(options: Options, env: Mapping[str, str], rules_file: RulesFile) -> str:
     """--api-url, then $DEPLOY_GATE_API_URL, then circleci.url, then CircleCI itself."""
-    from ci_deploy_gate.urls import DEFAULT_API_URL, check_api_url
+    from ci_deploy_gate.circleci.host import DEFAULT_API_URL, check_api_url
 
     host = (
         options.api_url
@@ -186,7 +186,7 @@ def _host(options: Options, env: Mapping[str, str], rules_file: RulesFile) -> st
 def _requests(
     host: str, context: Context, outcome: Decision, rules_file: RulesFile
 ) -> list[TriggerRequest]:
-    from ci_deploy_gate.circleci import build_trigger
+    from ci_deploy_gate.circleci.trigger import build_trigger
 
     return [
         build_trigger(
@@ -212,7 +212,7 @@ def _siblings_url(
             "environment: CIRCLE_BUILD_NUM is not set: waiting for the other nodes "
             "needs this job's number"
         )
-    from ci_deploy_gate.api_v2 import job_url, project_slug
+    from ci_deploy_gate.circleci.v2 import job_url, project_slug
 
     return job_url(host, project_slug(context, rules_file.circleci), build_num)
 
@@ -220,9 +220,9 @@ def _siblings_url(
 def _client(
     options: Options, env: Mapping[str, str], output: Output, rules_file: RulesFile
 ) -> Client:
+    from ci_deploy_gate.circleci.retry import Policy
+    from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.credentials import read_token
-    from ci_deploy_gate.retry import Policy
-    from ci_deploy_gate.transport import Client
 
     token = read_token(env, rules_file.circleci.token_env)
     policy = Policy(attempts=rules_file.circleci.retries, deadline=rules_file.circleci.deadline)
@@ -241,11 +241,11 @@ def _send(
 ) -> SoFar:
     """Wait for the other nodes (--wait-for-nodes), fire each request, follow each build
     (--wait); the records grow with each answer, and a Stopped carries them."""
-    from ci_deploy_gate.fire import fire
+    from ci_deploy_gate.circleci.fire import fire
 
     try:
         if siblings:
-            from ci_deploy_gate.siblings import wait_for_siblings
+            from ci_deploy_gate.circleci.siblings import wait_for_siblings
 
             wait_for_siblings(
                 client, siblings, node, timeout=options.wait_timeout, show=output.progress
@@ -267,8 +267,8 @@ def _send(
 def _follow(client: Client, output: Output, so_far: SoFar, *, timeout: float) -> SoFar:
     """--wait: each fired build or pipeline to its end; a Stopped (DeployFailed) unless
     every one succeeded."""
+    from ci_deploy_gate.circleci.follow import follow
     from ci_deploy_gate.errors import DeployFailed
-    from ci_deploy_gate.follow import follow
 
     try:
         for index, (request, fired) in enumerate(so_far.records):

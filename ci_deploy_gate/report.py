@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-    from ci_deploy_gate.circleci import Fired, TriggerRequest
+    from ci_deploy_gate.circleci.model import Fired, TriggerRequest
     from ci_deploy_gate.evaluate import Decision
     from ci_deploy_gate.node import Node
 
@@ -126,7 +126,7 @@ def human(
             import json
 
             lines.append(f"    {request.method} {request.url}")
-            lines.extend(f"    {name}: {value}" for name, value in request.shown_headers())
+            lines.extend(f"    {name}: {value}" for name, value in request.headers)
             lines.append(f"    {json.dumps(dict(request.body), sort_keys=True)}")
         elif response is not None:
             lines.extend(f"    {line}" for line in _fired(response))

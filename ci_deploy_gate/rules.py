@@ -7,6 +7,8 @@ table all come from `RULES_FILE`; adding a key is one `Key` here plus the code u
 
 from __future__ import annotations
 
+from ci_deploy_gate.circleci.host import check_api_url
+from ci_deploy_gate.circleci.versions import DEFAULT_API, VERSIONS
 from ci_deploy_gate.conditions import Frozen, Within, leaves
 from ci_deploy_gate.context import VCS_TYPES
 from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV
@@ -31,7 +33,6 @@ from ci_deploy_gate.spec import (
     json_schema,
     walk_document,
 )
-from ci_deploy_gate.urls import check_api_url
 from ci_deploy_gate.when import When
 from ci_deploy_gate.windows import (
     HOURS,
@@ -42,9 +43,6 @@ from ci_deploy_gate.windows import (
     zone,
 )
 from ci_deploy_gate.yamllines import YamlList, YamlMap, kind_of, load_yaml
-
-VERSIONS = ("v1.1", "v2")  # TODO merge: circleci.versions
-DEFAULT_API = "v1.1"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ci_deploy_gate.retry import Clock
+from ci_deploy_gate.circleci.retry import Clock
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"  # copies of what the tests need; tests/data/README.md says whence

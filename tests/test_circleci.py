@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from ci_deploy_gate.circleci import TriggerRequest, build_trigger
+from ci_deploy_gate.circleci.model import TriggerRequest
+from ci_deploy_gate.circleci.trigger import build_trigger
 from ci_deploy_gate.context import build_context
 from ci_deploy_gate.errors import ConfigError
-from ci_deploy_gate.rules import CircleCISettings, Trigger
+from ci_deploy_gate.model import CircleCISettings, Trigger
 from tests.conftest import DATA, SHA, circle_env
 
 V2 = CircleCISettings(api="v2")
@@ -115,7 +116,7 @@ def test_branch_trigger_is_the_specs_trigger_operation() -> None:
     assert operation["operationId"] == "triggerJobOnBranch"
     body_schema = operation["requestBody"]["content"]
     assert "application/json" in body_schema  # the body is JSON, as we send it
-    assert dict(request.shown_headers())["Circle-Token"] == "***"  # the spec's circleToken header
+    assert dict(request.headers)["Circle-Token"] == "***"  # the spec's circleToken header
 
 
 def test_tag_trigger_path_is_a_spec_path() -> None:
@@ -238,15 +239,17 @@ def test_v2_trigger_is_a_spec_operation_with_a_valid_body(
 
 
 def test_v2_reads_are_spec_operations() -> None:
-    from ci_deploy_gate import api_v2
-    from ci_deploy_gate.circleci import Fired
+    from ci_deploy_gate.circleci import v2
+    from ci_deploy_gate.circleci.model import Fired
 
     request = trigger_for(settings=V2)
-    fired = Fired(api="v2", number=700, url=None, id="5b1d7e5e-9a4c-4cde-8f0a-0d2c3b7e9a11")
+    fired = Fired(
+        api="v2", kind="pipeline", number=700, url=None, id="5b1d7e5e-9a4c-4cde-8f0a-0d2c3b7e9a11"
+    )
     reads = {
-        api_v2.pipeline_url(request, fired): "getPipelineById",
-        api_v2.workflows_url(request, fired): "listWorkflowsByPipelineId",
-        api_v2.job_url("https://circleci.com", request.slug, "77"): "getJobDetails",
+        v2.pipeline_url(request, fired): "getPipelineById",
+        v2.progress_url(request, fired): "listWorkflowsByPipelineId",
+        v2.job_url("https://circleci.com", request.slug, "77"): "getJobDetails",
         request.lookup_url: "listPipelinesForProject",
     }
     for url, operation_id in reads.items():

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ci_deploy_gate import __version__
 from tests.conftest import (
     RELEASE_RULES,
     ROOT,
@@ -58,6 +59,7 @@ def test_release_push_fires_one_pinned_deploy(tmp_path: Path, api: FakeCircleCI)
     headers = api.posts()[0].headers
     assert headers["Circle-Token"] == TOKEN
     assert headers["Accept"] == "application/json"
+    assert headers["User-Agent"] == f"ci-deploy-gate/{__version__}"
     assert result.stdout.splitlines() == [
         "triggered: rule 'production' matched; fired deploy_docker",
         "  rule production: matched",
@@ -150,11 +152,12 @@ def test_dry_run_sends_nothing_and_shows_the_request(tmp_path: Path, api: FakeCi
     assert result.returncode == 0, result.stderr
     assert api.requests == []
     assert result.stdout.splitlines()[0] == "dry-run: rule 'production' matched; nothing sent"
-    assert result.stdout.splitlines()[-6:] == [
+    assert result.stdout.splitlines()[-7:] == [
         f"  deploy_docker (rule production) at {SHA}:",
         f"    POST {api.url}/api/v1.1/project/github/acme/shop/tree/release",
         "    Accept: application/json",
         "    Content-Type: application/json",
+        f"    User-Agent: ci-deploy-gate/{__version__}",
         "    Circle-Token: ***",
         f'    {{"build_parameters": {{"CIRCLE_JOB": "deploy_docker"}}, "revision": "{SHA}"}}',
     ]
@@ -489,8 +492,6 @@ def test_unknown_flag_on_node_1_is_still_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_version(tmp_path: Path) -> None:
-    from ci_deploy_gate import __version__
-
     result = gate(tmp_path, "--version", rules=None)
     assert (result.returncode, result.stdout) == (0, f"ci-deploy-gate {__version__}\n")
 

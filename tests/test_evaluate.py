@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from ci_deploy_gate.context import build_context
 from ci_deploy_gate.evaluate import decide
-from ci_deploy_gate.rules import RulesFile, parse_rules
+from ci_deploy_gate.model import RulesFile
+from ci_deploy_gate.rules import parse_rules
 from tests.conftest import circle_env
 
 THREE_RULES = """\

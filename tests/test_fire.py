@@ -1,6 +1,6 @@
 """Retries and exactly-once firing against a loopback CircleCI that injects faults.
 
-The clock is a value (`retry.Clock`): waits advance it instead of sleeping, so a test
+The clock is a value (`circleci.retry.Clock`): waits advance it instead of sleeping, so a test
 can ask "did the gate wait what Retry-After said?" without waiting. HTTP is real.
 """
 
@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from ci_deploy_gate.circleci import TriggerRequest, build_trigger
+from ci_deploy_gate.circleci.fire import fire
+from ci_deploy_gate.circleci.model import TriggerRequest
+from ci_deploy_gate.circleci.retry import Clock, Policy, backoff, retry_after
+from ci_deploy_gate.circleci.transport import Client
+from ci_deploy_gate.circleci.trigger import build_trigger
 from ci_deploy_gate.context import build_context
 from ci_deploy_gate.credentials import Token
 from ci_deploy_gate.errors import ApiError
-from ci_deploy_gate.fire import fire
-from ci_deploy_gate.retry import Clock, Policy, backoff, retry_after
-from ci_deploy_gate.rules import CircleCISettings, Trigger
-from ci_deploy_gate.transport import Client
+from ci_deploy_gate.model import CircleCISettings, Trigger
 from tests.conftest import SHA, TOKEN, FakeTime, circle_env
 from tests.fake_circleci import FakeCircleCI
 

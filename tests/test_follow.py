@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ci_deploy_gate.api_v2 import job_url
+from ci_deploy_gate.circleci.fire import fire
+from ci_deploy_gate.circleci.follow import follow
+from ci_deploy_gate.circleci.siblings import wait_for_siblings
+from ci_deploy_gate.circleci.v2 import job_url
 from ci_deploy_gate.errors import DeployFailed
-from ci_deploy_gate.fire import fire
-from ci_deploy_gate.follow import follow
+from ci_deploy_gate.model import CircleCISettings
 from ci_deploy_gate.node import Node
-from ci_deploy_gate.rules import CircleCISettings
-from ci_deploy_gate.siblings import wait_for_siblings
 from tests.conftest import FakeTime
 from tests.fake_circleci import FakeCircleCI
 from tests.test_fire import V1, V2, client, request

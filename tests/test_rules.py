@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_deploy_gate.errors import ConfigError
-from ci_deploy_gate.rules import CircleCISettings, load_rules, parse_rules
+from ci_deploy_gate.model import CircleCISettings
+from ci_deploy_gate.rules import load_rules, parse_rules
 from tests.conftest import ROOT
 
 

@@ -3,32 +3,33 @@
 v2 cannot pin a revision, so the gate sends CIRCLE_SHA1 as a pipeline parameter and the
 deploy job checks it out (README: the `version: 2.1` config). The pipeline is read back:
 when the branch has moved on, its head is not the revision, and the report says so.
+This module is one row of `versions.VERSIONS`: it provides everything `versions.ApiVersion`
+names. `--wait-for-nodes` reads a job through it too, whatever `circleci.api` says.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from ci_deploy_gate import api_v1
-from ci_deploy_gate.circleci import (
-    Fired,
-    Progress,
-    Route,
-    TriggerRequest,
-    number,
-    text,
-)
-from ci_deploy_gate.urls import DEFAULT_API_URL
+from ci_deploy_gate.circleci.answers import message
+from ci_deploy_gate.circleci.host import DEFAULT_API_URL
+from ci_deploy_gate.circleci.model import Fired, Progress, Route, number, text
+from ci_deploy_gate.circleci.project import build_slug
+from ci_deploy_gate.errors import ApiError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
+    from ci_deploy_gate.circleci.model import Answer, TriggerRequest
+    from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.context import Context
-    from ci_deploy_gate.rules import CircleCISettings, Trigger
-    from ci_deploy_gate.transport import Answer
+    from ci_deploy_gate.model import CircleCISettings, Trigger
 
 API = "v2"
+KIND = "pipeline"
+INTERNAL_ERROR_HINT: str | None = None  # a 5xx on v2 means nothing more specific
 WEB_VCS = {"gh": "github", "bb": "bitbucket"}
 DEFAULT_WEB_URL = "https://app.circleci.com"
 # Workflow status: success, running, not_run, failed, error, failing, on_hold, canceled,
@@ -38,7 +39,7 @@ FAILED = ("failed", "error", "failing", "canceled", "unauthorized", "not_run")
 
 def project_slug(context: Context, settings: CircleCISettings) -> str:
     """circleci.project_slug, else gh/ORG/REPO or bb/ORG/REPO from the build."""
-    return settings.project_slug or api_v1.project_slug(context)
+    return settings.project_slug or build_slug(context)
 
 
 def _path(slug: str) -> str:
@@ -88,10 +89,17 @@ def web_url(request: TriggerRequest, pipeline_number: int | None) -> str | None:
 
 
 def created(answer: Answer, request: TriggerRequest) -> Fired:
+    """The pipeline a 201 describes; ApiError for pipeline/run's 200, which made none."""
+    if answer.status == 200:  # "successful response with no created pipeline"
+        raise ApiError(
+            f"{request.method} {request.url}: CircleCI created no pipeline: {message(answer)} "
+            "(check the pipeline definition's trigger settings and the config's filters)"
+        )
     pipeline = answer.payload if isinstance(answer.payload, dict) else {}
     pipeline_number = number(pipeline.get("number"))
     return Fired(
         api=API,
+        kind=KIND,
         number=pipeline_number,
         url=web_url(request, pipeline_number),
         status=answer.status,
@@ -132,6 +140,7 @@ def found(
             matches.append(
                 Fired(
                     api=API,
+                    kind=KIND,
                     number=pipeline_number,
                     url=web_url(request, pipeline_number),
                     id=text(pipeline.get("id")),
@@ -160,7 +169,24 @@ def moved_on(answer: Answer, request: TriggerRequest, fired: Fired) -> str | Non
     )
 
 
-def workflows_url(request: TriggerRequest, fired: Fired) -> str:
+def confirm(client: Client, request: TriggerRequest, fired: Fired) -> Fired:
+    """Read the pipeline back: v2 runs the branch head, which may not be the revision."""
+    if not fired.id:
+        return fired._replace(warnings=(*fired.warnings, "CircleCI sent no pipeline id"))
+    url = pipeline_url(request, fired)
+    try:
+        answer = client.get(url)
+    except ApiError as exc:
+        return fired._replace(warnings=(*fired.warnings, f"could not read it back: {exc}"))
+    if not answer.ok:
+        problem = f"could not read it back: GET {url} answered {answer.status} {message(answer)}"
+        return fired._replace(warnings=(*fired.warnings, problem))
+    moved = moved_on(answer, request, fired)
+    return fired._replace(warnings=(*fired.warnings, moved)) if moved else fired
+
+
+def progress_url(request: TriggerRequest, fired: Fired) -> str:
+    """The pipeline's workflows: `--wait` follows them all."""
     return f"{pipeline_url(request, fired)}/workflow"
 
 

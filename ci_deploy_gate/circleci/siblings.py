@@ -6,16 +6,19 @@ only once every other node has passed. A failed node, or the wait running out, s
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from ci_deploy_gate.circleci import Progress, refusal, text
+from ci_deploy_gate.circleci import v2
+from ci_deploy_gate.circleci.answers import refusal
+from ci_deploy_gate.circleci.follow import poll
+from ci_deploy_gate.circleci.model import Progress, text
 from ci_deploy_gate.errors import ApiError, DeployFailed
-from ci_deploy_gate.follow import poll
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ci_deploy_gate.circleci.model import Answer
+    from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.node import Node
-    from ci_deploy_gate.transport import Answer, Client
 
 # A node that ended any other way than `success` has failed the job.
 ENDED_BADLY = frozenset(
@@ -57,7 +60,9 @@ def wait_for_siblings(
     def check() -> Progress:
         answer = client.get(url)
         if not answer.ok:
-            raise refusal("GET", url, answer, client.token.name, api="v2")
+            raise refusal(
+                "GET", url, answer, client.token.name, internal_error=v2.INTERNAL_ERROR_HINT
+            )
         statuses = runs(answer)
         failed[:] = [(i, statuses[i]) for i in others if statuses.get(i) in ENDED_BADLY]
         waiting = [i for i in others if statuses.get(i) != "success"]

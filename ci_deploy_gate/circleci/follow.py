@@ -3,15 +3,16 @@ deploy's. Polls back off from 2 s to 30 s; each state change is shown once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from ci_deploy_gate.circleci import versions
+from ci_deploy_gate.circleci.answers import refusal
 
-from ci_deploy_gate import api_v1, api_v2
-from ci_deploy_gate.circleci import Fired, Progress, TriggerRequest, refusal
-from ci_deploy_gate.retry import Clock
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ci_deploy_gate.transport import Client
+    from collections.abc import Callable
+
+    from ci_deploy_gate.circleci.model import Fired, Progress, TriggerRequest
+    from ci_deploy_gate.circleci.retry import Clock
+    from ci_deploy_gate.circleci.transport import Client
 
 DEFAULT_WAIT_TIMEOUT = 1800.0
 FIRST_POLL = 2.0
@@ -53,18 +54,16 @@ def follow(
     show: Callable[[str], None],
 ) -> Fired:
     """The fired build with its `result`: success, a failure's name, or `timed out`."""
-    if request.api == api_v1.API:
-        url = api_v1.status_url(request, fired)
-        read: Callable[..., Progress] = api_v1.progress
-    else:
-        url = api_v2.workflows_url(request, fired)
-        read = api_v2.progress
+    version = versions.api(request.api)
+    url = version.progress_url(request, fired)
 
     def check() -> Progress:
         answer = client.get(url)
         if not answer.ok:
-            raise refusal("GET", url, answer, client.token.name, api=request.api)
-        return read(answer)
+            raise refusal(
+                "GET", url, answer, client.token.name, internal_error=version.INTERNAL_ERROR_HINT
+            )
+        return version.progress(answer)
 
     label = f"{request.job} {fired.label}"
     final = poll(check, timeout=timeout, clock=client.clock, show=show, label=label)

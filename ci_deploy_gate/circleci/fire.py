@@ -8,28 +8,33 @@ gets no clear answer, a build that was not there before is the one it created.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ci_deploy_gate import api_v1, api_v2
-from ci_deploy_gate.circleci import Fired, TriggerRequest, message, refusal
+from ci_deploy_gate.circleci import versions
+from ci_deploy_gate.circleci.answers import refusal
+from ci_deploy_gate.circleci.model import Fired, Request
 from ci_deploy_gate.errors import ApiError
-from ci_deploy_gate.transport import Request
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ci_deploy_gate.rules import CircleCISettings
-    from ci_deploy_gate.transport import Client
+    from ci_deploy_gate.circleci.model import TriggerRequest
+    from ci_deploy_gate.circleci.transport import Client
+    from ci_deploy_gate.model import CircleCISettings
 
 
 def lookup(
     client: Client, request: TriggerRequest, settings: CircleCISettings, how: str
 ) -> tuple[Fired, ...]:
     """Builds or pipelines that already run this job at this revision, newest first."""
+    version = versions.api(request.api)
     answer = client.get(request.lookup_url)
     if not answer.ok:
-        raise refusal("GET", request.lookup_url, answer, client.token.name, api=request.api)
-    if request.api == api_v2.API:
-        return api_v2.found(answer.payload, request, how, settings)
-    return api_v1.found(answer.payload, request, how)
+        raise refusal(
+            "GET",
+            request.lookup_url,
+            answer,
+            client.token.name,
+            internal_error=version.INTERNAL_ERROR_HINT,
+        )
+    return version.found(answer.payload, request, how, settings)
 
 
 def fire(
@@ -56,32 +61,17 @@ def fire(
         fresh = [fired for fired in found if (fired.number, fired.id) not in known]
         return fresh[0] if fresh else None
 
-    outcome = client.call(Request(request.method, request.url, request.body), recheck=recheck)
+    version = versions.api(request.api)
+    post = Request(request.method, request.url, request.body, request.headers)
+    outcome = client.call(post, recheck=recheck)
     if isinstance(outcome, Fired):
         return outcome
     if not outcome.ok:
-        raise refusal(request.method, request.url, outcome, client.token.name, api=request.api)
-    if request.api == api_v1.API:
-        return api_v1.created(outcome, request)
-    if outcome.status == 200:  # pipeline/run: "successful response with no created pipeline"
-        raise ApiError(
-            f"{request.method} {request.url}: CircleCI created no pipeline: {message(outcome)} "
-            "(check the pipeline definition's trigger settings and the config's filters)"
+        raise refusal(
+            request.method,
+            request.url,
+            outcome,
+            client.token.name,
+            internal_error=version.INTERNAL_ERROR_HINT,
         )
-    return confirm(client, request, api_v2.created(outcome, request))
-
-
-def confirm(client: Client, request: TriggerRequest, fired: Fired) -> Fired:
-    """Read the pipeline back: v2 runs the branch head, which may not be the revision."""
-    if not fired.id:
-        return fired._replace(warnings=(*fired.warnings, "CircleCI sent no pipeline id"))
-    url = api_v2.pipeline_url(request, fired)
-    try:
-        answer = client.get(url)
-    except ApiError as exc:
-        return fired._replace(warnings=(*fired.warnings, f"could not read it back: {exc}"))
-    if not answer.ok:
-        problem = f"could not read it back: GET {url} answered {answer.status} {message(answer)}"
-        return fired._replace(warnings=(*fired.warnings, problem))
-    moved = api_v2.moved_on(answer, request, fired)
-    return fired._replace(warnings=(*fired.warnings, moved)) if moved else fired
+    return version.confirm(client, request, version.created(outcome, request))

@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from typing import NamedTuple
+
+from ci_deploy_gate.records import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Transient answers: rate limited (429) or a server or gateway failing (5xx).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class Clock(NamedTuple):
+    """The time as the gate sees it; tests pass one that advances instead of sleeping."""
+
     now: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     random: Callable[[], float] = random.random
 
 
 class Policy(NamedTuple):
+    """How often and how long to try: circleci.retries and circleci.deadline."""
+
     attempts: int = 4  # in all, the first included
     deadline: float = 60.0  # seconds, for one request and all its retries
     connect_timeout: float = 10.0

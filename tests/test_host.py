@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ci_deploy_gate.urls import check_api_url
+from ci_deploy_gate.circleci.host import check_api_url
 
 
 @pytest.mark.parametrize(

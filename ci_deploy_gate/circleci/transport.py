@@ -10,54 +10,30 @@ requests is imported here, and this module only on paths that talk to CircleCI.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple, TypeVar, Union
 
-from ci_deploy_gate import __version__
-from ci_deploy_gate.credentials import MASK, Token
+from ci_deploy_gate.circleci.model import TOKEN_HEADER, Answer, Lost, Request
+from ci_deploy_gate.circleci.retry import RETRY_STATUSES, Clock, Policy, delay_before, retry_after
+from ci_deploy_gate.credentials import MASK
 from ci_deploy_gate.errors import ApiError
-from ci_deploy_gate.retry import RETRY_STATUSES, Clock, Policy, delay_before, retry_after
 
-USER_AGENT = f"ci-deploy-gate/{__version__}"
-TOKEN_HEADER = "Circle-Token"  # the spec's security scheme; never a URL parameter
-# v1.1 answers EDN unless asked for JSON; v2 ignores a body without Content-Type.
-BASE_HEADERS = (("Accept", "application/json"), ("Content-Type", "application/json"))
-SHOWN_HEADERS = (*BASE_HEADERS, (TOKEN_HEADER, MASK))
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import TypeVar, Union
+
+    from ci_deploy_gate.credentials import Token
+
+    T = TypeVar("T")
+    Recheck = Callable[[], Union[T, None]]
+
 MIN_TIMEOUT = 1.0
-
-T = TypeVar("T")
-
-
-class Request(NamedTuple):
-    method: str
-    url: str
-    body: Mapping[str, Any] | None = None
-
-
-class Answer(NamedTuple):
-    status: int
-    reason: str
-    headers: Mapping[str, str]
-    payload: object  # the JSON body, or None
-    text: str
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-
-class Lost(NamedTuple):
-    """No answer. `sent` False: the connection never opened, so CircleCI saw nothing."""
-
-    sent: bool
-    cause: str
-
-
-Recheck = Callable[[], Union[T, None]]
 
 
 class Client:
-    """A requests session holding the token, the retry policy and the --verbose log."""
+    """A requests session holding the token, the retry policy and the --verbose log.
+
+    Requests carry their own headers with the token masked; the token goes in only
+    as each one is sent."""
 
     def __init__(
         self,
@@ -74,9 +50,6 @@ class Client:
         self.log = log
         self.clock = clock or Clock()
         self.session = requests.Session()
-        self.session.headers.update(
-            {**dict(BASE_HEADERS), "User-Agent": USER_AGENT, TOKEN_HEADER: token.reveal()}
-        )
 
     def get(self, url: str) -> Answer:
         """Retried on every transient failure; the last answer when retries run out."""
@@ -161,6 +134,7 @@ class Client:
                 request.method,
                 request.url,
                 data=None if request.body is None else json.dumps(request.body),
+                headers=self._headers(request),
                 timeout=timeout,
                 allow_redirects=False,
             )
@@ -177,6 +151,13 @@ class Client:
             payload=parse_json(response.text),
             text=response.text,
         )
+
+    def _headers(self, request: Request) -> dict[str, str]:
+        """The request's headers as sent: the real token in place of the mask."""
+        return {
+            name: self.token.reveal() if name == TOKEN_HEADER and value == MASK else value
+            for name, value in request.headers
+        }
 
     def _note(self, line: str) -> None:
         if self.log is not None:

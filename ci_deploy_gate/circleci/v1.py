@@ -1,37 +1,39 @@
 """CircleCI API v1.1: fire one job of a `version: 2` config, pinned with `revision`.
 
-CircleCI retires these endpoints on 1 February 2027; `api_v2` is the way forward.
+CircleCI retires these endpoints on 1 February 2027; `v2` is the way forward. This module
+is one row of `versions.VERSIONS`: it provides everything `versions.ApiVersion` names.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ci_deploy_gate.circleci import (
-    Fired,
-    Progress,
-    Route,
-    TriggerRequest,
-    deprecation,
-    number,
-    project_parts,
-    text,
-)
+from ci_deploy_gate.circleci.answers import deprecation
+from ci_deploy_gate.circleci.model import Fired, Progress, Route, number, text
+from ci_deploy_gate.circleci.project import build_slug, project_parts
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from ci_deploy_gate.circleci.model import Answer, TriggerRequest
+    from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.context import Context
-    from ci_deploy_gate.rules import Trigger
-    from ci_deploy_gate.transport import Answer
+    from ci_deploy_gate.model import CircleCISettings, Trigger
 
 API = "v1.1"
-SLUG_VCS = {"github": "gh", "bitbucket": "bb"}
+KIND = "build"
+INTERNAL_ERROR_HINT: str | None = (
+    "v1.1 job triggers fail this way on `version: 2.1` configs; "
+    "set circleci.api: v2 to use pipeline triggers"
+)
 LOOKUP_LIMIT = 100  # the most v1.1 returns in one page
 # `outcome` of a finished build; no_tests is CircleCI's green "ran no tests"
 PASSED = ("success", "no_tests")
 
 
-def route(api_url: str, context: Context, trigger: Trigger) -> Route:
+def route(api_url: str, context: Context, trigger: Trigger, settings: CircleCISettings) -> Route:
+    """POST to the branch (or, for a tag, the project) with the job as CIRCLE_JOB."""
     base = project_url(api_url, context)
     build_parameters = {
         "CIRCLE_JOB": trigger.job,
@@ -50,13 +52,8 @@ def route(api_url: str, context: Context, trigger: Trigger) -> Route:
         body=body,
         lookup_url=f"{lookup}?limit={LOOKUP_LIMIT}",
         base=base,
-        slug=project_slug(context),
+        slug=build_slug(context),
     )
-
-
-def project_slug(context: Context) -> str:
-    vcs, org, repo = project_parts(context)
-    return f"{SLUG_VCS[vcs]}/{org}/{repo}"
 
 
 def project_url(api_url: str, context: Context) -> str:
@@ -75,6 +72,7 @@ def created(answer: Answer, request: TriggerRequest) -> Fired:
     summary = answer.payload if isinstance(answer.payload, dict) else {}
     return Fired(
         api=API,
+        kind=KIND,
         number=number(summary.get("build_num")),
         url=text(summary.get("build_url")) or answer.headers.get("Location"),
         status=answer.status,
@@ -83,12 +81,20 @@ def created(answer: Answer, request: TriggerRequest) -> Fired:
     )
 
 
-def found(payload: object, request: TriggerRequest, how: str) -> tuple[Fired, ...]:
+def confirm(client: Client, request: TriggerRequest, fired: Fired) -> Fired:
+    """Nothing to read back: `revision` pinned the build."""
+    return fired
+
+
+def found(
+    payload: object, request: TriggerRequest, how: str, settings: CircleCISettings
+) -> tuple[Fired, ...]:
     """Builds in a recent-builds list that ran this job at this revision, newest first."""
     builds = payload if isinstance(payload, list) else []
     return tuple(
         Fired(
             api=API,
+            kind=KIND,
             number=number(build.get("build_num")),
             url=text(build.get("build_url")),
             state=text(build.get("lifecycle")),
@@ -102,7 +108,7 @@ def found(payload: object, request: TriggerRequest, how: str) -> tuple[Fired, ..
     )
 
 
-def status_url(request: TriggerRequest, fired: Fired) -> str:
+def progress_url(request: TriggerRequest, fired: Fired) -> str:
     return f"{request.base}/{fired.number}"
 
 

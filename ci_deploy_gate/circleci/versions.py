@@ -1,0 +1,69 @@
+"""The one table of CircleCI API versions: which names `circleci.api` accepts, and the
+module that speaks each one.
+
+Every difference between the versions is an attribute of its module (`ApiVersion`), never
+an `if` on the name. This module imports nothing: the rules-file validator reads the
+table on every run, and a version's module is imported only when it is asked for.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not `from typing`: importing typing is what this module avoids
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from ci_deploy_gate.circleci.model import Answer, Fired, Progress, Route, TriggerRequest
+    from ci_deploy_gate.circleci.transport import Client
+    from ci_deploy_gate.context import Context
+    from ci_deploy_gate.model import CircleCISettings, Trigger
+
+    class ApiVersion(Protocol):
+        """What each version's module provides; tests/test_versions.py holds every one to it."""
+
+        API: str  # its name in VERSIONS, the report's `api`
+        KIND: str  # what one trigger makes: "build" or "pipeline"
+        # CircleCI answers a bare 500 "internal server error" for some known cause
+        INTERNAL_ERROR_HINT: str | None
+
+        def route(
+            self, api_url: str, context: Context, trigger: Trigger, settings: CircleCISettings
+        ) -> Route:
+            """Where the trigger goes, with what body, and where to look for what it made."""
+
+        def found(
+            self, payload: object, request: TriggerRequest, how: str, settings: CircleCISettings
+        ) -> tuple[Fired, ...]:
+            """What in a lookup answer already runs this job at this revision, newest first."""
+
+        def created(self, answer: Answer, request: TriggerRequest) -> Fired:
+            """The build or pipeline a 2xx answer to the trigger describes."""
+
+        def confirm(self, client: Client, request: TriggerRequest, fired: Fired) -> Fired:
+            """`fired`, with warnings about what it really runs when the API can tell."""
+
+        def progress_url(self, request: TriggerRequest, fired: Fired) -> str:
+            """What `--wait` polls."""
+
+        def progress(self, answer: Answer) -> Progress:
+            """Where the build or pipeline is, from an answer of `progress_url`."""
+
+
+VERSIONS = {
+    "v1.1": "ci_deploy_gate.circleci.v1",
+    "v2": "ci_deploy_gate.circleci.v2",
+}
+DEFAULT_API = "v1.1"
+
+
+def api(name: str) -> ApiVersion:
+    """The module for `name`, imported now; KeyError for a name not in VERSIONS."""
+    from importlib import import_module
+
+    return import_module(VERSIONS[name])
+
+
+if TYPE_CHECKING:  # mypy holds each module in the table to the protocol
+    from ci_deploy_gate.circleci import v1, v2
+
+    _V1: ApiVersion = v1
+    _V2: ApiVersion = v2
