@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from typing import TYPE_CHECKING, Any
 
 from ci_deploy_gate.context import EXAMPLES, ChangeRange, GitFacts, PathAnswer, PathQuery
 from ci_deploy_gate.errors import ConfigError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from typing import Any
 
     from ci_deploy_gate.evaluate import GitNeeds, RangeNeeds
 

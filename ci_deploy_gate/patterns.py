@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+
+from ci_deploy_gate.records import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 GLOB_CHARS = frozenset("*?[")
 

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from ci_deploy_gate.circleci.retry import Clock
     from ci_deploy_gate.circleci.transport import Client
 
-DEFAULT_WAIT_TIMEOUT = 1800.0
 FIRST_POLL = 2.0
 LONGEST_POLL = 30.0
 
