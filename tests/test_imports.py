@@ -84,3 +84,20 @@ def test_value_types_sit_at_the_bottom() -> None:
     allowed = {"ci_deploy_gate.records", "ci_deploy_gate.errors"}
     for name in bottom:
         assert edges[name] <= allowed, (name, edges[name])
+
+
+def test_the_readme_layout_names_every_module() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## How the code is laid out")[1].split("\n## ")[0]
+    named = {
+        name.strip("`")
+        for row in table.splitlines()
+        if row.startswith("| `")
+        for name in row.split(" | ")[0].lstrip("| ").split(", ")
+    }
+    modules = {
+        str(path.relative_to(PACKAGE).with_suffix(""))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    assert named == modules
