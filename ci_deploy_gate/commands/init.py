@@ -6,6 +6,8 @@ import argparse
 import os
 
 from ci_deploy_gate.commands import VERBOSE_HELP
+from ci_deploy_gate.context import ENV_FACTS, ENV_PREFIX
+from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.options import DEFAULT_RULES, rules_path
 
@@ -20,12 +22,12 @@ STARTER = """\
 version: 1
 
 circleci:
-  token_env: CIRCLE_API_USER_TOKEN   # a project environment variable with a personal token
+  token_env: {token_env}   # a project environment variable with a personal token
   # api: v2                          # for a `version: 2.1` config (README: API v2)
 
 rules:
   - name: production
-    # the condition language: branch tag sha pull_request fork user job project env.NAME,
+    # the condition language: {facts},
     # is / is not / matches / in [...], and, or, not
     if: branch is main and not pull_request
     # the job to fire: a job under `jobs:` in .circleci/config.yml
@@ -44,7 +46,7 @@ Add a step to the job that builds and tests, after the tests, in .circleci/confi
           path: /tmp/deploy-gate
 
 and a CircleCI personal API token in the project environment variable
-CIRCLE_API_USER_TOKEN. Then check it against the config, and try it on this checkout:
+{token_env}. Then check it against the config, and try it on this checkout:
 
     python -m ci_deploy_gate check
     python -m ci_deploy_gate --dry-run
@@ -65,8 +67,14 @@ def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     path = rules_path(args.rules, environ)
     write_starter(path, args.job)
     print(f"wrote {path}\n")
-    print(SNIPPET, end="")
+    print(SNIPPET.format(token_env=DEFAULT_TOKEN_ENV), end="")
     return 0
+
+
+def starter(job: str) -> str:
+    """The starter rules file; the facts it names are the fact table's."""
+    facts = " ".join([*ENV_FACTS, f"{ENV_PREFIX}NAME"])
+    return STARTER.format(job=job, facts=facts, token_env=DEFAULT_TOKEN_ENV)
 
 
 def write_starter(path: str, job: str) -> None:
@@ -80,6 +88,6 @@ def write_starter(path: str, job: str) -> None:
         if folder:
             os.makedirs(folder, exist_ok=True)
         with open(path, "x", encoding="utf-8") as handle:
-            handle.write(STARTER.format(job=job))
+            handle.write(starter(job))
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror or exc}") from None
