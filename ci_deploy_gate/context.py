@@ -151,11 +151,6 @@ def fact_of(name: str) -> Fact | None:
     return FACTS.get(name)
 
 
-def fact_kind(name: str) -> str | None:
-    found = fact_of(name)
-    return found.kind if found else None
-
-
 def vcs_from_url(url: str) -> str | None:
     found = _URL_HOST.match(url.strip())
     return VCS_HOSTS.get(found.group("host").lower()) if found else None

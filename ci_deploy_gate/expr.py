@@ -38,6 +38,7 @@ KEYWORDS = frozenset({"and", "or", "not", "is", "matches", "in"})
 _PUNCTUATION = frozenset("()[],")
 _WORD_ENDS = _PUNCTUATION | frozenset("\"'")
 _BOOLEANS = {"true": True, "false": False}
+MAX_DEPTH = 100  # nesting of 'not' and '(': far past any real condition, short of recursion
 
 
 class ExprError(ValueError):
@@ -126,6 +127,7 @@ class _Parser:
         self.source = source
         self.tokens = _tokens(source)
         self.pos = 0
+        self.depth = 0  # of 'not' and '(' around the token being read
 
     @property
     def token(self) -> _Token:
@@ -170,14 +172,25 @@ class _Parser:
         return items[0] if len(items) == 1 else node(self.text_from(start), start + 1, tuple(items))
 
     def unary(self) -> Expr:
+        """unary := 'not' unary | '(' either ')' | condition"""
         start = self.token
+        if start.is_keyword("not") or start.kind == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise ExprError(
+                    f"nested deeper than {MAX_DEPTH} levels of 'not' and '('",
+                    start.column,
+                    "write it flatter, or as several rules",
+                )
         if start.is_keyword("not"):
             self.advance()
             operand = self.unary()
+            self.depth -= 1
             return Not(self.text_from(start.start), start.column, operand)
         if start.kind == "(":
             self.advance()
             inner = self.either()
+            self.depth -= 1
             if self.token.kind != ")":
                 raise ExprError(
                     f"expected ')' to close the '(' at column {start.column}, "

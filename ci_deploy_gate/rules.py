@@ -185,11 +185,8 @@ def _names(document: object, section: str) -> list[str]:
     if isinstance(found, YamlMap):
         return sorted(str(name) for name in found)
     items = found if isinstance(found, YamlList) else []
-    return [
-        item["name"].strip()
-        for item in items
-        if isinstance(item, YamlMap) and isinstance(item.get("name"), str)
-    ]
+    names = [item.get("name") for item in items if isinstance(item, YamlMap)]
+    return list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
 
 
 class Parameters(NamedTuple):
@@ -200,15 +197,11 @@ class Parameters(NamedTuple):
         if not isinstance(value, YamlMap):
             return walk.problem(at, f"expected a mapping, found {kind_of(value)}")
         settings = walk.found.get("circleci")
-        values = settings.values if isinstance(settings, Fields) else {}
-        api = values.get("api") if isinstance(values.get("api"), str) else DEFAULT_API
-        v2 = api == "v2"
+        v2 = setting(settings, "api") == "v2"
         reserved = (
             {
-                str(values.get("job_parameter") or "deploy_job"): "circleci.job_parameter",
-                str(values.get("revision_parameter") or "deploy_revision"): (
-                    "circleci.revision_parameter"
-                ),
+                setting(settings, "job_parameter"): "circleci.job_parameter",
+                setting(settings, "revision_parameter"): "circleci.revision_parameter",
             }
             if v2
             else {"CIRCLE_JOB": "the trigger's job"}
@@ -236,6 +229,13 @@ class Parameters(NamedTuple):
         }
 
 
+def setting(settings: object, key: str) -> str:
+    """A `circleci` text setting as the gate will use it: its value when it is valid,
+    else its default, so one bad setting does not hide the problems that depend on it."""
+    value = settings.values.get(key) if isinstance(settings, Fields) else None
+    return value if isinstance(value, str) else str(CIRCLECI.key(key).default)
+
+
 def _parameter_problem(
     name: str, value: object, reserved: dict[str, str], *, v2: bool
 ) -> tuple[bool, str] | None:
@@ -260,8 +260,8 @@ def _parameter_problem(
 
 
 def _parameters_differ(walk: Walk, fields: Fields, at: At) -> None:
-    job, revision = fields.values["job_parameter"], fields.values["revision_parameter"]
-    if fields.ok("job_parameter", "revision_parameter") and job == revision:
+    job, revision = setting(fields, "job_parameter"), setting(fields, "revision_parameter")
+    if job == revision:
         walk.problem(
             at.key("revision_parameter", fields.line("revision_parameter")),
             f"{revision!r} is also the job_parameter: "
@@ -301,12 +301,12 @@ CIRCLECI = Section(
         ),
         Key(
             "vcs",
-            Choice(VCS_TYPES, "one of github, bitbucket"),
+            Choice(VCS_TYPES, text=True, listed=True),
             "default: from CIRCLE_REPOSITORY_URL",
         ),
         Key(
             "api",
-            Choice(tuple(VERSIONS)),
+            Choice(tuple(VERSIONS), text=True),
             "v1.1 fires one job of a version 2 config; v2 runs a pipeline of a version 2.1 config",
             default=DEFAULT_API,
         ),

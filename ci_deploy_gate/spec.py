@@ -17,7 +17,7 @@ from ci_deploy_gate.yamllines import YamlList, YamlMap, kind_of, line_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
     from typing import Any, Protocol
 
     class Kind(Protocol):
@@ -141,10 +141,6 @@ class Section(NamedTuple):
             if key.required and key.name not in value:
                 said = f" ({key.missing})" if key.missing else ""
                 walk.problem(At(value.line, at.where), f"missing required key {key.name!r}{said}")
-        given = [name for name in self.one_of if name in value]
-        if self.one_of and len(given) != 1:
-            quoted = " or ".join(repr(name) for name in self.one_of)
-            walk.problem(At(value.line, at.where), f"needs exactly one of {quoted}")
         fields = Fields({}, value, At(value.line, at.where, at.joiner, at.owner))
         for key in self.keys:
             if key.name not in value:
@@ -161,6 +157,10 @@ class Section(NamedTuple):
                     )
             if self.top:
                 walk.found[key.name] = fields.values[key.name]
+        given = [name for name in self.one_of if name in value]
+        if self.one_of and len(given) != 1:
+            quoted = " or ".join(repr(name) for name in self.one_of)
+            walk.problem(At(value.line, at.where), f"needs exactly one of {quoted}")
         for check in self.checks:
             check(walk, fields, at)
         return fields
@@ -185,7 +185,8 @@ def _dotted(where: str, key: str) -> str:
 def key_schema(key: Key) -> dict[str, Any]:
     found = key.kind.schema()
     if key.default is not None and "default" not in found:
-        found["default"] = key.default
+        default = key.default
+        found["default"] = _plain(default) if isinstance(default, float) else default
     if key.description and "description" not in found:
         found["description"] = key.description
     return found
@@ -293,15 +294,23 @@ class Text(NamedTuple):
 
 
 class Choice(NamedTuple):
+    """One of a few names, said as "a or b", or (`listed`) as "one of a, b". `text`: a
+    setting read as text first (stripped; anything else is "expected text"), as every
+    `circleci` setting is."""
+
     values: tuple[str, ...]
-    what: str = ""  # default: "a or b"
+    text: bool = False
+    listed: bool = False
 
     def read(self, walk: Walk, value: object, at: At) -> object:
-        text = value.strip() if isinstance(value, str) else value
-        if text in self.values:
-            return text
-        what = self.what or " or ".join(self.values)
-        return walk.problem(at, f"expected {what}, found {value!r}")
+        if self.text:
+            value = Text().read(walk, value, at)
+            if isinstance(value, Invalid):
+                return value
+        if value in self.values:
+            return value
+        named = f"one of {', '.join(self.values)}" if self.listed else " or ".join(self.values)
+        return walk.problem(at, f"expected {named}, found {value!r}")
 
     def schema(self) -> dict[str, Any]:
         return {"enum": list(self.values)}
@@ -376,7 +385,3 @@ def json_schema(section: Section, *, title: str, description: str) -> dict[str, 
         "description": description,
         **section.schema(),
     }
-
-
-def names(section: Section) -> Sequence[str]:
-    return tuple(key.name for key in section.keys)

@@ -216,3 +216,22 @@ def test_any_token_soup_parses_or_fails_cleanly(words: list[str]) -> None:
         assert 1 <= exc.column <= len(source) + 1
         return
     assert evaluate(expr, CONTEXT) in (True, False)
+
+
+def test_a_regex_ending_in_an_escaped_backslash_is_closed_by_its_slash() -> None:
+    assert evaluate(parse(r"branch matches /release\/2\.1|a\\/"), CONTEXT) is True
+    assert evaluate(parse(r"env.DEPLOY matches /ye\\/ or branch is release/2.1"), CONTEXT)
+
+
+@pytest.mark.parametrize(
+    "source", ["(" * 101 + "fork" + ")" * 101, "not " * 101 + "fork", "not " * 3000 + "fork"]
+)
+def test_nesting_past_the_limit_is_one_error_not_a_recursion(source: str) -> None:
+    with pytest.raises(ExprError) as caught:
+        parse(source)
+    assert str(caught.value).startswith("nested deeper than 100 levels of 'not' and '('")
+
+
+def test_nesting_up_to_the_limit_parses() -> None:
+    assert evaluate(parse("(" * 100 + "branch is release/2.1" + ")" * 100), CONTEXT) is True
+    assert evaluate(parse("not " * 100 + "branch is release/2.1"), CONTEXT) is True

@@ -11,6 +11,8 @@ from ci_deploy_gate.model import CircleCISettings
 from ci_deploy_gate.rules import load_rules, parse_rules
 from tests.conftest import ROOT
 
+RULE = "rules: [{name: a, if: fork, trigger: d}]\n"
+
 
 def errors_of(text: str) -> list[str]:
     with pytest.raises(ConfigError) as caught:
@@ -423,3 +425,40 @@ def test_the_job_and_revision_need_a_parameter_each() -> None:
     assert "gate.yml:1: circleci.revision_parameter: 'x' is also the job_parameter" in "\n".join(
         errors_of(text)
     )
+
+
+def test_a_blank_value_is_said_to_be_blank() -> None:
+    assert errors_of("rules: [{name: '  ', if: fork, trigger: d}]\n") == [
+        "gate.yml:1: rules[0]: name: expected text, found blank text"
+    ]
+
+
+def test_circleci_choices_are_text_first() -> None:
+    assert errors_of(f"circleci: {{vcs: 5, api: ''}}\n{RULE}") == [
+        "gate.yml:1: circleci.vcs: expected text, found a number",
+        "gate.yml:1: circleci.api: expected text, found blank text",
+    ]
+    assert parse_rules(f"circleci: {{api: ' v2 '}}\n{RULE}", "g.yml").circleci.api == "v2"
+
+
+def test_a_bad_parameter_setting_does_not_hide_the_default_it_leaves() -> None:
+    text = (
+        "circleci: {api: v2, job_parameter: 'bad name'}\n"
+        "rules: [{name: p, if: fork, trigger: {job: d, parameters: {deploy_job: x}}}]\n"
+    )
+    assert errors_of(text) == [
+        "gate.yml:1: circleci.job_parameter: 'bad name' is not a pipeline parameter name "
+        "(a letter, then letters, digits, _ or -; at most 128)",
+        "gate.yml:2: rules[0] (p): trigger.parameters: deploy_job is set by "
+        "circleci.job_parameter; remove it here",
+    ]
+
+
+def test_a_freeze_name_hint_names_each_freeze_once() -> None:
+    text = (
+        "freezes:\n"
+        "  - {name: x, from: 2026-01-01, to: 2026-01-02, timezone: UTC}\n"
+        "  - {name: ' ', from: 2026-01-01, to: 2026-01-02, timezone: UTC}\n"
+        "rules: [{name: a, if: frozen y, trigger: d}]\n"
+    )
+    assert errors_of(text)[-1] == "gate.yml:4: rules[0] (a): unknown freeze 'y' (freezes: x)"

@@ -142,3 +142,19 @@ def test_readme_fact_table_is_the_fact_table() -> None:
     rows = [f"| `{name}` | {fact.description} |" for name, fact in FACTS.items()]
     rows.insert(list(FACTS).index("project") + 1, f"| `env.NAME` | {ENV_FACT.description} |")
     assert table.splitlines()[2:] == rows
+
+
+@pytest.mark.parametrize(("path", "section", "part"), ALL, ids=[path or "top" for path, *_ in ALL])
+def test_a_key_that_needs_another_comes_after_it(
+    path: str, section: Section, part: dict[str, Any]
+) -> None:
+    """Keys are read in the description's order: `only_with` looks at a key read before."""
+    names = [key.name for key in section.keys]
+    for index, key in enumerate(section.keys):
+        if key.only_with:
+            assert key.only_with[0] in names[:index], key.name
+
+
+def test_the_settings_are_read_before_the_rules_whose_parameters_follow_them() -> None:
+    names = [key.name for key in RULES_FILE.keys]
+    assert names.index("circleci") < names.index("rules")
