@@ -158,6 +158,15 @@ def items_of(actual: FactValue) -> tuple[str, ...]:
     return ()
 
 
+class Constant(NamedTuple):
+    """`true` or `false`: a rule that always (or never) holds, such as a migrated
+    `if [[ true ]]`."""
+
+    text: str
+    column: int
+    value: bool
+
+
 class Not(NamedTuple):
     text: str
     column: int
@@ -178,7 +187,9 @@ class AnyOf(NamedTuple):
 
 if TYPE_CHECKING:
     Leaf = Union[Flag, Is, Matches, Contains, Search, Changed, Within, Frozen]
-    Expr = Union[Flag, Is, Matches, Contains, Search, Changed, Within, Frozen, Not, All, AnyOf]
+    Expr = Union[
+        Flag, Is, Matches, Contains, Search, Changed, Within, Frozen, Constant, Not, All, AnyOf
+    ]
 LEAVES = (Flag, Is, Matches, Contains, Search, Changed, Within, Frozen)
 
 
@@ -188,11 +199,13 @@ def leaves(expr: Expr) -> Iterator[Leaf]:
             yield from leaves(item)
     elif isinstance(expr, Not):
         yield from leaves(expr.operand)
-    else:
+    elif not isinstance(expr, Constant):
         yield expr
 
 
 def evaluate(expr: Expr, facts: Facts) -> bool:
+    if isinstance(expr, Constant):
+        return expr.value
     if isinstance(expr, Not):
         return not evaluate(expr.operand, facts)
     if isinstance(expr, All):

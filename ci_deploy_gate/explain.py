@@ -8,6 +8,7 @@ from ci_deploy_gate.conditions import (
     All,
     AnyOf,
     Changed,
+    Constant,
     Contains,
     Frozen,
     Not,
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     Shown = Union[str, bool, None, dict[str, object]]
 
 
+CONSTANT = "constant"  # what an explanation names as the "fact" of `true` and `false`
+
+
 class Atom(NamedTuple):
     """One condition as shown in an explanation: its text, verdict and the fact's value."""
 
@@ -46,9 +50,13 @@ def atoms(expr: Expr, facts: Facts) -> Iterator[Atom]:
     if isinstance(expr, (All, AnyOf)):
         for item in expr.items:
             yield from atoms(item, facts)
+    elif isinstance(expr, Constant):
+        yield Atom(expr.text, expr.value, expr.value, CONSTANT)
     elif isinstance(expr, Not):
         # `not pull_request` reads best as one condition; `not (a or b)` shows a and b.
-        if isinstance(expr.operand, LEAVES):
+        if isinstance(expr.operand, Constant):
+            yield Atom(expr.text, not expr.operand.value, expr.operand.value, CONSTANT)
+        elif isinstance(expr.operand, LEAVES):
             field = expr.operand.field
             shown = shown_actual(expr.operand, facts.get(field))
             yield Atom(expr.text, evaluate(expr, facts), shown, field)

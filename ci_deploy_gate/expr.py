@@ -12,6 +12,7 @@ from ci_deploy_gate.conditions import (
     All,
     AnyOf,
     ConditionError,
+    Constant,
     Contains,
     Flag,
     Frozen,
@@ -208,6 +209,8 @@ class _Parser:
             after = f" after {previous!r}" if previous else ""
             raise ExprError(f"expected a condition{after}, found {token.describe()}", token.column)
         name = self.advance().text
+        if name in _BOOLEANS:
+            return Constant(name, token.column, _BOOLEANS[name])
         try:
             kind = fact_named(name).kind
         except ConditionError as exc:

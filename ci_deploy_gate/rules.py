@@ -124,6 +124,8 @@ class Condition(NamedTuple):
     def read(self, walk: Walk, value: object, at: At) -> object:
         from ci_deploy_gate.expr import ExprError, parse
 
+        if isinstance(value, bool):  # `if: true`, as YAML reads it
+            value = "true" if value else "false"
         if not isinstance(value, str):
             found = kind_of(value)
             said = f"{at.name}: expected a condition as text, found {found}"
@@ -135,7 +137,7 @@ class Condition(NamedTuple):
         return calendar_names(walk, condition, At(at.line, at.owner), in_freeze=self.in_freeze)
 
     def schema(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"type": "string", "minLength": 1}
+        found: dict[str, Any] = {"type": ["string", "boolean"], "minLength": 1}
         if self.description:
             found["description"] = self.description
         return found

@@ -235,3 +235,24 @@ def test_nesting_past_the_limit_is_one_error_not_a_recursion(source: str) -> Non
 def test_nesting_up_to_the_limit_parses() -> None:
     assert evaluate(parse("(" * 100 + "branch is release/2.1" + ")" * 100), CONTEXT) is True
     assert evaluate(parse("not " * 100 + "branch is release/2.1"), CONTEXT) is True
+
+
+@pytest.mark.parametrize(
+    ("source", "expected", "shown"),
+    [
+        ("true", True, [("true", True, True)]),
+        ("false", False, [("false", False, False)]),
+        ("not true", False, [("not true", False, True)]),
+        (
+            "false or branch is release/2.1",
+            True,
+            [("false", False, False), ("branch is release/2.1", True, "release/2.1")],
+        ),
+    ],
+)
+def test_true_and_false_are_conditions(
+    source: str, expected: bool, shown: list[tuple[str, bool, object]]
+) -> None:
+    condition = parse(source)
+    assert evaluate(condition, CONTEXT) is expected
+    assert [(a.condition, a.result, a.actual) for a in atoms(condition, CONTEXT)] == shown

@@ -462,3 +462,8 @@ def test_a_freeze_name_hint_names_each_freeze_once() -> None:
         "rules: [{name: a, if: frozen y, trigger: d}]\n"
     )
     assert errors_of(text)[-1] == "gate.yml:4: rules[0] (a): unknown freeze 'y' (freezes: x)"
+
+
+def test_if_true_in_yaml_is_the_condition_true() -> None:
+    rule = parse_rules("rules: [{name: a, if: true, trigger: d}]\n", "g.yml").rules[0]
+    assert rule.condition.text == "true"

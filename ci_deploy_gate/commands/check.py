@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
+from ci_deploy_gate.ciconfig import DEFAULT_CONFIG, Config, load_config
 from ci_deploy_gate.commands import VERBOSE_HELP
-from ci_deploy_gate.errors import ConfigError, suggest
+from ci_deploy_gate.errors import suggest
 from ci_deploy_gate.options import DEFAULT_RULES, rules_path
 from ci_deploy_gate.records import NamedTuple
 from ci_deploy_gate.rules import check_rules, read_rules_text
-from ci_deploy_gate.yamllines import line_of, load_yaml
+from ci_deploy_gate.yamllines import line_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
     from ci_deploy_gate.model import RulesFile
 
-DEFAULT_CONFIG = ".circleci/config.yml"
 LEVELS = ("error", "warning", "note")
 GATE_COMMANDS = ("ci_deploy_gate", "ci-deploy-gate")
 # a rule's parameter value -> the pipeline parameter types that take it
@@ -85,25 +85,6 @@ class Finding(NamedTuple):
         }
 
 
-class Config(NamedTuple):
-    """The parts of a CircleCI config.yml that the checks read, with lines."""
-
-    path: str
-    data: Mapping[str, Any]
-
-    def section(self, key: str) -> Mapping[str, Any]:
-        value = self.data.get(key)
-        return value if isinstance(value, Mapping) else {}
-
-    def line(self, *keys: object) -> int:
-        container: object = self.data
-        line = 1
-        for key in keys:
-            line = line_of(container, key)
-            container = container.get(key) if isinstance(container, Mapping) else None
-        return line
-
-
 class Inputs(NamedTuple):
     rules: RulesFile
     config: Config
@@ -122,7 +103,7 @@ def check(
     if rules_file is None or problems:
         return found
     found.extend(token_is_set(rules_file, environ))
-    config = _load_config(config_path)
+    config = load_config(config_path)
     if config is None:
         found.append(
             Finding(
@@ -138,23 +119,6 @@ def check(
     for each in CHECKS:
         found.extend(each(inputs))
     return found
-
-
-def _load_config(path: str | None) -> Config | None:
-    chosen = path or DEFAULT_CONFIG
-    try:
-        with open(chosen, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        if path is None:
-            return None
-        raise ConfigError(f"--config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{chosen}: cannot read the CircleCI config: {exc}") from None
-    data = load_yaml(text, chosen)
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{chosen}: not a CircleCI config (expected a mapping at the top)")
-    return Config(chosen, data)
 
 
 # --- the checks ---------------------------------------------------------------------------
