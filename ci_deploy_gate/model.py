@@ -24,13 +24,16 @@ class CircleCISettings(NamedTuple):
     url: str | None = None
     token_env: str = "CIRCLE_API_USER_TOKEN"
     vcs: str | None = None
-    api: str = "v1.1"
+    api: str = "v2"
     project_slug: str | None = None
     definition_id: str | None = None
     job_parameter: str = "deploy_job"
     revision_parameter: str = "deploy_revision"
     retries: int = 4  # attempts in all, the first included
     deadline: float = 60.0  # seconds for one request and its retries
+    # whether the file names `api`: a `version: 2` config with the default (v2) is a
+    # setup that predates it, not a choice
+    api_given: bool = False
 
 
 class Trigger(NamedTuple):

@@ -63,6 +63,7 @@ rules:
     if: branch is release and not pull_request
     trigger: deploy_docker
 """
+V1_RULES = "circleci: {api: v1.1}\n" + RELEASE_RULES  # the job trigger of a `version: 2` config
 
 
 def write(path: Path, text: str) -> Path:

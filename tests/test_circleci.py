@@ -13,6 +13,7 @@ from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.model import CircleCISettings, Trigger
 from tests.conftest import DATA, SHA, circle_env
 
+V1 = CircleCISettings(api="v1.1")
 V2 = CircleCISettings(api="v2")
 DEFINITION = "5b1d7e5e-9a4c-4cde-8f0a-0d2c3b7e9a11"
 
@@ -27,7 +28,7 @@ def trigger_for(
         context=build_context(circle_env(**env)),
         rule="production",
         trigger=Trigger("deploy_docker", (("DEPLOY_ENV", "prod"), ("REPLICAS", 3))),
-        settings=settings,
+        settings=settings or V1,
     )
 
 

@@ -19,6 +19,7 @@ from tests.conftest import (
     ROOT,
     SHA,
     TOKEN,
+    V1_RULES,
     circle_env,
     run_gate,
     write,
@@ -34,7 +35,7 @@ def api(fake: FakeCircleCI) -> FakeCircleCI:
 
 
 def gate(
-    cwd: Path, *args: str, rules: str | None = RELEASE_RULES, **env: str | None
+    cwd: Path, *args: str, rules: str | None = V1_RULES, **env: str | None
 ) -> subprocess.CompletedProcess[str]:
     if rules is not None:
         write(cwd / ".circleci" / "deploy-gate.yml", rules)
@@ -119,7 +120,10 @@ def test_node_from_set_is_guarded_too(tmp_path: Path, api: FakeCircleCI) -> None
 
 
 def test_tag_build_fires_with_the_tag(tmp_path: Path, api: FakeCircleCI) -> None:
-    rules = "rules:\n  - {name: release, if: 'tag matches /v[0-9.]+/', trigger: deploy_prod}\n"
+    rules = (
+        "circleci: {api: v1.1}\n"
+        "rules:\n  - {name: release, if: 'tag matches /v[0-9.]+/', trigger: deploy_prod}\n"
+    )
     result = gate(
         tmp_path, "--api-url", api.url, rules=rules, CIRCLE_BRANCH="", CIRCLE_TAG="v1.4.2"
     )
@@ -137,7 +141,10 @@ def test_tag_build_fires_with_the_tag(tmp_path: Path, api: FakeCircleCI) -> None
 
 
 def test_slash_branch_travels_as_one_segment(tmp_path: Path, api: FakeCircleCI) -> None:
-    rules = "rules:\n  - name: hotfix\n    when: {branch: 'hotfix/*'}\n    trigger: deploy_docker\n"
+    rules = (
+        "circleci: {api: v1.1}\n"
+        "rules:\n  - name: hotfix\n    when: {branch: 'hotfix/*'}\n    trigger: deploy_docker\n"
+    )
     result = gate(tmp_path, "--api-url", api.url, rules=rules, CIRCLE_BRANCH="hotfix/login")
     assert result.returncode == 0, result.stderr
     assert [p for _, p, _, _ in api.posts()] == [
@@ -207,6 +214,7 @@ def test_forked_pull_request_does_not_fire(tmp_path: Path, api: FakeCircleCI) ->
 
 def test_match_all_fires_every_job(tmp_path: Path, api: FakeCircleCI) -> None:
     rules = """\
+circleci: {api: v1.1}
 match: all
 rules:
   - {name: docker, if: branch is release, trigger: deploy_docker}
@@ -302,7 +310,7 @@ def test_rules_path_from_environment(tmp_path: Path, api: FakeCircleCI) -> None:
 
 
 def test_api_url_flag_beats_environment_beats_file(tmp_path: Path, api: FakeCircleCI) -> None:
-    rules = "circleci: {url: 'https://file.example'}\n" + RELEASE_RULES
+    rules = "circleci: {url: 'https://file.example', api: v1.1}\n" + RELEASE_RULES
     by_file = gate(tmp_path, "--dry-run", "--json", rules=rules)
     by_env = gate(
         tmp_path, "--dry-run", "--json", rules=rules, DEPLOY_GATE_API_URL="https://env.example"
@@ -567,7 +575,7 @@ def test_answer_lost_after_create_is_one_build_and_exit_0(
 
 def test_lasting_outage_exits_1_without_a_build(tmp_path: Path, api: FakeCircleCI) -> None:
     api.faults = ["502"] * 2
-    rules = "circleci: {retries: 2, deadline: 10}\n" + RELEASE_RULES
+    rules = "circleci: {retries: 2, deadline: 10, api: v1.1}\n" + RELEASE_RULES
     result = gate(tmp_path, "--api-url", api.url, rules=rules)
     assert result.returncode == 1
     assert "CircleCI answered 502 Bad Gateway: Bad Gateway (CircleCI kept failing" in result.stderr
@@ -604,13 +612,13 @@ def test_v2_moved_branch_is_a_loud_warning(tmp_path: Path, api: FakeCircleCI) ->
     ("rules", "setup", "code", "last"),
     [
         (
-            RELEASE_RULES,
+            V1_RULES,
             {"build_states": [("queued", None), ("finished", "success")]},
             0,
             "    result: success",
         ),
         (
-            RELEASE_RULES,
+            V1_RULES,
             {"build_states": [("running", None), ("finished", "failed")]},
             1,
             "ci-deploy-gate: failed: deploy_docker build #3925 failed: "

@@ -23,7 +23,7 @@ from ci_deploy_gate.model import CircleCISettings, Trigger
 from tests.conftest import SHA, TOKEN, FakeTime, circle_env
 from tests.fake_circleci import FakeCircleCI
 
-V1 = CircleCISettings()
+V1 = CircleCISettings(api="v1.1")
 V2 = CircleCISettings(api="v2")
 
 

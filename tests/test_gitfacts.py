@@ -448,10 +448,13 @@ def test_local_dry_run_on_a_branch(repo: Repo) -> None:
         "sha": "local checkout: HEAD (CIRCLE_SHA1)",
         "project": "local checkout: the origin remote (CIRCLE_PROJECT_USERNAME)",
     }
-    assert doc["triggers"][0]["request"] == {
+    assert doc["triggers"][0]["request"] == {  # a rules file without `api`: v2
         "method": "POST",
-        "url": "https://circleci.com/api/v1.1/project/github/acme/shop/tree/release",
-        "body": {"revision": sha, "build_parameters": {"CIRCLE_JOB": "deploy_docker"}},
+        "url": "https://circleci.com/api/v2/project/gh/acme/shop/pipeline",
+        "body": {
+            "branch": "release",
+            "parameters": {"deploy_job": "deploy_docker", "deploy_revision": sha},
+        },
     }
     assert result.stderr.splitlines()[1] == (
         "  facts from the local checkout: branch: the current branch; sha: HEAD; "
@@ -488,10 +491,10 @@ def test_set_still_wins_over_the_checkout(repo: Repo) -> None:
 @pytest.mark.parametrize(
     ("url", "vcs", "org", "name"),
     [
-        ("git@github.com:acme/shop.git", "github", "acme", "shop"),
-        ("https://github.com/acme/shop", "github", "acme", "shop"),
-        ("ssh://git@bitbucket.org/acme/shop.git", "bitbucket", "acme", "shop"),
-        ("https://bob:s3cret@bitbucket.org/acme/shop.git", "bitbucket", "acme", "shop"),
+        ("git@github.com:acme/shop.git", "gh", "acme", "shop"),
+        ("https://github.com/acme/shop", "gh", "acme", "shop"),
+        ("ssh://git@bitbucket.org/acme/shop.git", "bb", "acme", "shop"),
+        ("https://bob:s3cret@bitbucket.org/acme/shop.git", "bb", "acme", "shop"),
     ],
 )
 def test_local_project_from_the_origin_url(
@@ -502,7 +505,7 @@ def test_local_project_from_the_origin_url(
     result = local(repo, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["triggers"][0]["request"]["url"] == (
-        f"https://circleci.com/api/v1.1/project/{vcs}/{org}/{name}/tree/release"
+        f"https://circleci.com/api/v2/project/{vcs}/{org}/{name}/pipeline"
     )
     assert "s3cret" not in result.stdout + result.stderr
 

@@ -83,6 +83,7 @@ def test_every_problem_is_reported_in_line_order() -> None:
 version: 2
 matchh: all
 circleci:
+  api: v1.1
   url: http://circleci.com
   token_env: "not a name"
   vcs: gitlab
@@ -101,18 +102,18 @@ rules:
     assert errors_of(text) == [
         "gate.yml:1: version: 2 is not supported (this gate reads 1)",
         "gate.yml:2: unknown key 'matchh' (did you mean 'match'?)",
-        "gate.yml:4: circleci.url: 'http://circleci.com' would send the API token unencrypted: "
+        "gate.yml:5: circleci.url: 'http://circleci.com' would send the API token unencrypted: "
         "use https (http only on loopback)",
-        "gate.yml:5: circleci.token_env: 'not a name' is not an environment variable name",
-        "gate.yml:6: circleci.vcs: expected one of github, bitbucket, found 'gitlab'",
-        "gate.yml:9: rules[0] (a): if: expected a value after 'is' at column 10",
-        "gate.yml:11: rules[1] (a): the name is already used by rules[0]",
-        "gate.yml:13: rules[1] (a): trigger.parameters: CIRCLE_JOB is set by the trigger's job; "
+        "gate.yml:6: circleci.token_env: 'not a name' is not an environment variable name",
+        "gate.yml:7: circleci.vcs: expected one of github, bitbucket, found 'gitlab'",
+        "gate.yml:10: rules[0] (a): if: expected a value after 'is' at column 10",
+        "gate.yml:12: rules[1] (a): the name is already used by rules[0]",
+        "gate.yml:14: rules[1] (a): trigger.parameters: CIRCLE_JOB is set by the trigger's job; "
         "remove it here",
-        "gate.yml:13: rules[1] (a): trigger.parameters.GOOD: expected text, found a number "
+        "gate.yml:14: rules[1] (a): trigger.parameters.GOOD: expected text, found a number "
         "(quote it)",
-        "gate.yml:14: rules[2] (c): needs exactly one of 'if' or 'when'",
-        "gate.yml:17: rules[2] (c): trigger: expected a job name",
+        "gate.yml:15: rules[2] (c): needs exactly one of 'if' or 'when'",
+        "gate.yml:18: rules[2] (c): trigger: expected a job name",
     ]
 
 
@@ -467,3 +468,9 @@ def test_a_freeze_name_hint_names_each_freeze_once() -> None:
 def test_if_true_in_yaml_is_the_condition_true() -> None:
     rule = parse_rules("rules: [{name: a, if: true, trigger: d}]\n", "g.yml").rules[0]
     assert rule.condition.text == "true"
+
+
+def test_the_settings_say_whether_the_file_names_the_api() -> None:
+    assert parse_rules(RULE, "g.yml").circleci.api_given is False
+    named = parse_rules(f"circleci: {{api: v2}}\n{RULE}", "g.yml").circleci
+    assert (named.api, named.api_given) == ("v2", True)

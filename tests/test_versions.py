@@ -78,7 +78,7 @@ def test_every_version_in_the_table_provides_the_protocol(name: str) -> None:
 
 def test_the_rules_file_accepts_exactly_the_table() -> None:
     assert tuple(versions.VERSIONS) == CIRCLECI.key("api").kind.values  # type: ignore[attr-defined]
-    assert CircleCISettings().api == versions.DEFAULT_API == "v1.1"
+    assert CircleCISettings().api == versions.DEFAULT_API == "v2"
 
 
 def test_an_unknown_name_is_not_quietly_another_version() -> None:

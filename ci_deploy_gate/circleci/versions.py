@@ -52,7 +52,7 @@ VERSIONS = {
     "v1.1": "ci_deploy_gate.circleci.v1",
     "v2": "ci_deploy_gate.circleci.v2",
 }
-DEFAULT_API = "v1.1"
+DEFAULT_API = "v2"
 
 
 def api(name: str) -> ApiVersion:
