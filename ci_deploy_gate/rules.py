@@ -542,7 +542,11 @@ def _freeze(top: Fields, path: str) -> RulesFile:
     """The validated document as records; every value here has passed its check."""
     values = top.values
     circleci = values["circleci"]
-    settings = CircleCISettings(**circleci.values) if isinstance(circleci, Fields) else _defaults()
+    settings = (
+        CircleCISettings(**circleci.values, api_given="api" in circleci.given)
+        if isinstance(circleci, Fields)
+        else _defaults()
+    )
     windows = values["windows"] or {}
     return RulesFile(
         path=path,
