@@ -358,6 +358,7 @@ rules:
         revision_parameter="sha",
         retries=6,
         deadline=90.0,
+        api_given=True,
     )
     assert rules_file.rules[0].trigger.parameters == (
         ("replicas", 3),
