@@ -66,6 +66,9 @@ class FakeCircleCI:
         self.parallel_runs: list[list[str]] = []  # status per node index, per GET
         self.head = SHA  # the branch head a v2 pipeline runs at
         self.extra_headers: dict[str, str] = {}
+        self.echo_parameters = False  # report posted parameters in trigger_parameters
+        self.workflow_names: dict[str, list[str]] = {}  # pipeline id -> its workflows
+        self.workflow_read_status: int | None = None  # answer workflow reads with this
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -116,11 +119,12 @@ class FakeCircleCI:
             "created_at": "2026-11-22T10:00:00Z",
             "updated_at": "2026-11-22T10:00:00Z",
             "trigger": {"type": "api", "received_at": "2026-11-22T10:00:00Z", "actor": {}},
-            # CircleCI reports API pipeline parameters beside its own trigger data
+            # What CircleCI is seen to report: its own trigger data, not the parameters
+            # an API trigger posted (unless a test asks for them, as an extra signal)
             "trigger_parameters": {
                 "circleci": {"event_type": "api", "trigger_type": "api"},
                 "git": {"branch": ref.get("branch"), "checkout_sha": self.head},
-                **body.get("parameters", {}),
+                **(body.get("parameters", {}) if self.echo_parameters else {}),
             },
             "vcs": {
                 "provider_name": "GitHub",
@@ -129,6 +133,9 @@ class FakeCircleCI:
             },
         }
         self.pipelines.append(pipeline)
+        # the config pattern the gate documents: the workflow named for deploy_job runs
+        job = body.get("parameters", {}).get("deploy_job")
+        self.workflow_names[pipeline["id"]] = [job] if job else ["build"]
         return pipeline
 
     def answer(self, method: str, raw: str, body: Any) -> tuple[int, Any, dict[str, str]]:
@@ -165,11 +172,16 @@ class FakeCircleCI:
                 return 404, {"message": "Pipeline not found"}, {}
             if len(path) == 5:
                 return 200, pipeline, {}
-            statuses = self._next(self.workflow_states) or []
+            if self.workflow_read_status is not None:
+                status = self.workflow_read_status
+                return status, {"message": MESSAGES.get(status, "error")}, {}
+            names = self.workflow_names.get(pipeline["id"], ["build"])
+            scripted = self._next(self.workflow_states)  # [] is a pipeline with none yet
+            statuses = ["running"] * len(names) if scripted is None else scripted
             items = [
                 {
                     "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{pipeline['id']}/{i}")),
-                    "name": f"deploy-{i}" if i else "deploy",
+                    "name": names[i] if i < len(names) else f"{names[0]}-{i}",
                     "status": status,
                     "pipeline_id": pipeline["id"],
                     "pipeline_number": pipeline["number"],

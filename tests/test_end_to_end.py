@@ -634,7 +634,7 @@ def test_v2_moved_branch_is_a_loud_warning(tmp_path: Path, api: FakeCircleCI) ->
             V2_RULES,
             {"workflow_states": [["running"], ["failed"]]},
             1,
-            "ci-deploy-gate: failed: deploy_docker pipeline #700 deploy failed: "
+            "ci-deploy-gate: failed: deploy_docker pipeline #700 deploy_docker failed: "
             "{url}/pipelines/github/acme/shop/700",
         ),
     ],

@@ -242,13 +242,76 @@ def test_v2_says_loudly_when_the_branch_moved_on(fake: FakeCircleCI, fake_time: 
     )
 
 
-def test_v2_second_run_finds_the_pipeline_by_its_parameters(
+def test_v2_second_run_finds_the_pipeline_by_its_documented_fields(
     fake: FakeCircleCI, fake_time: FakeTime
 ) -> None:
     first = fire(client(fake_time), request(fake.url, V2), V2, force=False)
     second = fire(client(fake_time), request(fake.url, V2), V2, force=False)
     assert (second.how, second.number, second.id) == ("already-triggered", 700, first.id)
     assert posts(fake) == 1
+    # the parameters are not reported: the job's workflow told it
+    assert "deploy_job" not in str(fake.pipelines[0]["trigger_parameters"])
+    assert f"/api/v2/pipeline/{first.id}/workflow" in [seen.path for seen in fake.requests]
+
+
+def pipeline(fake: FakeCircleCI, *, trigger: str = "api", revision: str = SHA, **vcs: str) -> str:
+    """A pipeline CircleCI already has, running the workflow deploy_docker."""
+    made = fake._create_pipeline("gh/acme/shop", {"branch": "release"})
+    made["trigger"]["type"] = trigger
+    made["vcs"] = {"revision": revision, **(vcs or {"branch": "release"})}
+    made["trigger_parameters"]["git"]["checkout_sha"] = revision
+    fake.workflow_names[made["id"]] = ["deploy_docker"]
+    return str(made["id"])
+
+
+@pytest.mark.parametrize(
+    ("made", "found"),
+    [
+        ({}, True),
+        ({"trigger": "webhook"}, False),  # the push's own pipeline: not a deploy
+        ({"revision": "e" * 40}, False),  # another commit
+        ({"tag": "v1.0.0"}, False),  # another ref
+    ],
+)
+def test_v2_an_earlier_deploy_is_an_api_pipeline_of_this_ref_and_revision(
+    fake: FakeCircleCI, fake_time: FakeTime, made: dict[str, str], found: bool
+) -> None:
+    earlier = pipeline(fake, **made)
+    fired = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert (fired.how == "already-triggered", fired.id == earlier) == (found, found)
+    assert posts(fake) == (0 if found else 1)
+
+
+def test_v2_a_pipeline_running_another_jobs_workflow_is_not_this_deploy(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fake.workflow_names[pipeline(fake)] = ["deploy_docs"]
+    fired = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert (fired.how, posts(fake)) == ("fired", 1)
+
+
+def test_v2_reported_parameters_decide_when_present(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fake.echo_parameters = True
+    first = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    fake.workflow_names[first.id or ""] = ["something-else"]  # not read: the parameters say
+    second = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert (second.how, posts(fake)) == ("already-triggered", 1)
+    assert f"/api/v2/pipeline/{first.id}/workflow" not in [seen.path for seen in fake.requests]
+
+
+def test_v2_tag_build_finds_the_tag_pipeline(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    tagged = request(fake.url, V2, CIRCLE_BRANCH="", CIRCLE_TAG="v1.0.0")
+    earlier = pipeline(fake, tag="v1.0.0")
+    fired = fire(client(fake_time), tagged, V2, force=False)
+    assert (fired.how, fired.id, posts(fake)) == ("already-triggered", earlier, 0)
+
+
+def test_v2_slug_takes_the_short_prefix(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    settings = V2._replace(project_slug="github/acme/shop")
+    fire(client(fake_time), request(fake.url, settings), settings, force=False)
+    assert [seen.path for seen in fake.posts()] == ["/api/v2/project/gh/acme/shop/pipeline"]
 
 
 def test_v2_lost_answer_finds_the_pipeline(fake: FakeCircleCI, fake_time: FakeTime) -> None:
@@ -269,3 +332,16 @@ def test_v2_run_endpoint_answering_200_created_nothing(
     fake.faults = ["200"]
     with pytest.raises(ApiError, match="CircleCI created no pipeline: error"):
         fire(client(fake_time), request(fake.url, settings), settings, force=False)
+
+
+def test_v2_a_candidate_whose_workflows_cannot_be_read_stops_the_gate(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    earlier = pipeline(fake)
+    fake.workflow_read_status = 404
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert str(caught.value).startswith(
+        f"GET {fake.url}/api/v2/pipeline/{earlier}/workflow: CircleCI answered 404 Not Found"
+    )
+    assert posts(fake) == 0  # cannot tell whether it is deployed: not fired

@@ -69,21 +69,24 @@ def test_v2_pipeline_followed_to_success(fake: FakeCircleCI, fake_time: FakeTime
     assert result == "success"
     assert shown == [
         "deploy_docker pipeline #700: no workflow yet",
-        "deploy_docker pipeline #700: deploy running",
-        "deploy_docker pipeline #700: deploy on hold",
-        "deploy_docker pipeline #700: deploy success",
+        "deploy_docker pipeline #700: deploy_docker running",
+        "deploy_docker pipeline #700: deploy_docker on hold",
+        "deploy_docker pipeline #700: deploy_docker success",
     ]
     assert fake.requests[-1].path == f"/api/v2/pipeline/{fake.pipelines[0]['id']}/workflow"
 
 
 def test_v2_one_failing_workflow_fails_the_deploy(fake: FakeCircleCI, fake_time: FakeTime) -> None:
     fake.workflow_states = [["running", "running"], ["success", "failing"]]
-    assert fired_and_followed(fake, fake_time, V2)[0] == "deploy success, deploy-1 failing"
+    assert (
+        fired_and_followed(fake, fake_time, V2)[0]
+        == "deploy_docker success, deploy_docker-1 failing"
+    )
 
 
 def test_v2_canceled_is_a_failure(fake: FakeCircleCI, fake_time: FakeTime) -> None:
     fake.workflow_states = [["canceled"]]
-    assert fired_and_followed(fake, fake_time, V2)[0] == "deploy canceled"
+    assert fired_and_followed(fake, fake_time, V2)[0] == "deploy_docker canceled"
 
 
 def test_v2_wait_times_out_when_no_workflow_runs(fake: FakeCircleCI, fake_time: FakeTime) -> None:

@@ -55,7 +55,7 @@ def test_the_protocol_names_what_the_callers_use() -> None:
         "KIND": None,
         "INTERNAL_ERROR_HINT": None,
         "route": ["api_url", "context", "trigger", "settings"],
-        "found": ["payload", "request", "how", "settings"],
+        "found": ["client", "payload", "request", "how", "settings"],
         "created": ["answer", "request"],
         "confirm": ["client", "request", "fired"],
         "progress_url": ["request", "fired"],

@@ -34,7 +34,7 @@ def lookup(
             client.token.name,
             internal_error=version.INTERNAL_ERROR_HINT,
         )
-    return version.found(answer.payload, request, how, settings)
+    return version.found(client, answer.payload, request, how, settings)
 
 
 def fire(

@@ -87,9 +87,14 @@ def confirm(client: Client, request: TriggerRequest, fired: Fired) -> Fired:
 
 
 def found(
-    payload: object, request: TriggerRequest, how: str, settings: CircleCISettings
+    client: Client,
+    payload: object,
+    request: TriggerRequest,
+    how: str,
+    settings: CircleCISettings,
 ) -> tuple[Fired, ...]:
-    """Builds in a recent-builds list that ran this job at this revision, newest first."""
+    """Builds in a recent-builds list that ran this job at this revision, newest first: a
+    build summary names its job and revision, so nothing more is read."""
     builds = payload if isinstance(payload, list) else []
     return tuple(
         Fired(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from ci_deploy_gate.circleci.answers import message
+from ci_deploy_gate.circleci.answers import message, refusal
 from ci_deploy_gate.circleci.host import DEFAULT_API_URL
 from ci_deploy_gate.circleci.model import Fired, Progress, Route, number, text
 from ci_deploy_gate.circleci.project import build_slug
@@ -37,9 +37,16 @@ DEFAULT_WEB_URL = "https://app.circleci.com"
 FAILED = ("failed", "error", "failing", "canceled", "unauthorized", "not_run")
 
 
+SHORT_PREFIXES = {"github": "gh", "bitbucket": "bb"}  # /pipeline/run takes gh/, not github/
+
+
 def project_slug(context: Context, settings: CircleCISettings) -> str:
-    """circleci.project_slug, else gh/ORG/REPO or bb/ORG/REPO from the build."""
-    return settings.project_slug or build_slug(context)
+    """circleci.project_slug, else gh/ORG/REPO or bb/ORG/REPO from the build; always with
+    the short prefix (gh, bb, circleci), which every v2 endpoint takes."""
+    if not settings.project_slug:
+        return build_slug(context)
+    prefix, _, rest = settings.project_slug.partition("/")
+    return f"{SHORT_PREFIXES.get(prefix, prefix)}/{rest}"
 
 
 def _path(slug: str) -> str:
@@ -109,8 +116,9 @@ def created(answer: Answer, request: TriggerRequest) -> Fired:
 
 
 def sent_parameters(pipeline: Mapping[str, Any]) -> dict[str, Any]:
-    """The pipeline parameters as the API reports them in `trigger_parameters`: at its top
-    level or in a mapping one level down (CircleCI nests some under their source)."""
+    """What `trigger_parameters` holds, flattened one level (CircleCI nests its own trigger
+    data under `git` and `circleci`). CircleCI is not known to report the parameters an API
+    trigger posted here, so these are only an extra signal when they are present."""
     reported = pipeline.get("trigger_parameters")
     if not isinstance(reported, dict):
         return {}
@@ -122,20 +130,73 @@ def sent_parameters(pipeline: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
+def _parameters_say(
+    pipeline: Mapping[str, Any], request: TriggerRequest, settings: CircleCISettings
+) -> bool | None:
+    """Whether the pipeline's reported parameters name this job at this revision, or None
+    when they do not name a job at all (the usual case)."""
+    sent = sent_parameters(pipeline)
+    if settings.job_parameter not in sent:
+        return None
+    return bool(
+        sent.get(settings.job_parameter) == request.job
+        and sent.get(settings.revision_parameter) == request.revision
+    )
+
+
+def _triggered_here(pipeline: Mapping[str, Any], request: TriggerRequest) -> bool:
+    """Documented fields only: triggered through the API, on this branch or tag, at this
+    revision (the pipeline's own, or the commit its /pipeline/run checkout took)."""
+    trigger = pipeline.get("trigger")
+    vcs = pipeline.get("vcs")
+    if not isinstance(trigger, dict) or trigger.get("type") != "api" or not isinstance(vcs, dict):
+        return False
+    if request.branch is not None and vcs.get("branch") != request.branch:
+        return False
+    if request.branch is None and vcs.get("tag") != request.tag:
+        return False
+    reported = pipeline.get("trigger_parameters")
+    git = reported.get("git") if isinstance(reported, dict) else None
+    checkout = git.get("checkout_sha") if isinstance(git, dict) else None
+    return request.revision in (vcs.get("revision"), checkout)
+
+
+def _runs_the_job(client: Client, request: TriggerRequest, pipeline_id: str) -> bool:
+    """Whether the pipeline runs a workflow named for the job: the config pattern the gate
+    and `migrate` use (a workflow J runs when the job parameter is J)."""
+    url = f"{request.base}/pipeline/{quote(pipeline_id, safe='')}/workflow"
+    answer = client.get(url)
+    if not answer.ok:
+        raise refusal("GET", url, answer, client.token.name, internal_error=INTERNAL_ERROR_HINT)
+    items = answer.payload.get("items") if isinstance(answer.payload, dict) else None
+    names = {item.get("name") for item in items or () if isinstance(item, dict)}
+    return request.job in names
+
+
 def found(
-    payload: object, request: TriggerRequest, how: str, settings: CircleCISettings
+    client: Client,
+    payload: object,
+    request: TriggerRequest,
+    how: str,
+    settings: CircleCISettings,
 ) -> tuple[Fired, ...]:
-    """Pipelines in a pipeline list whose parameters name this job at this revision."""
+    """Pipelines of the list that deploy this job at this revision: API-triggered on this
+    branch or tag at this revision, and running the job's workflow (one workflow read per
+    such candidate). Reported parameters, when present, decide instead."""
     items = payload.get("items") if isinstance(payload, dict) else None
     matches = []
     for pipeline in items if isinstance(items, list) else []:
         if not isinstance(pipeline, dict):
             continue
-        sent = sent_parameters(pipeline)
-        if (
-            sent.get(settings.job_parameter) == request.job
-            and sent.get(settings.revision_parameter) == request.revision
-        ):
+        said = _parameters_say(pipeline, request, settings)
+        pipeline_id = text(pipeline.get("id"))
+        if said is None:
+            said = (
+                _triggered_here(pipeline, request)
+                and pipeline_id is not None
+                and _runs_the_job(client, request, pipeline_id)
+            )
+        if said:
             pipeline_number = number(pipeline.get("number"))
             matches.append(
                 Fired(
@@ -143,7 +204,7 @@ def found(
                     kind=KIND,
                     number=pipeline_number,
                     url=web_url(request, pipeline_number),
-                    id=text(pipeline.get("id")),
+                    id=pipeline_id,
                     state=text(pipeline.get("state")),
                     how=how,
                 )

@@ -31,9 +31,15 @@ if TYPE_CHECKING:
             """Where the trigger goes, with what body, and where to look for what it made."""
 
         def found(
-            self, payload: object, request: TriggerRequest, how: str, settings: CircleCISettings
+            self,
+            client: Client,
+            payload: object,
+            request: TriggerRequest,
+            how: str,
+            settings: CircleCISettings,
         ) -> tuple[Fired, ...]:
-            """What in a lookup answer already runs this job at this revision, newest first."""
+            """What in a lookup answer already runs this job at this revision, newest first
+            (reading more through `client` where one answer cannot tell)."""
 
         def created(self, answer: Answer, request: TriggerRequest) -> Fired:
             """The build or pipeline a 2xx answer to the trigger describes."""
