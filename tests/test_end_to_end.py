@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ci_deploy_gate import __version__
+from ci_deploy_gate.circleci.versions import V1_WARNING
 from tests.conftest import (
     RELEASE_RULES,
     ROOT,
@@ -32,6 +33,9 @@ ALL_OUTPUT: list[str] = []  # every byte any run printed or wrote, scanned for t
 @pytest.fixture
 def api(fake: FakeCircleCI) -> FakeCircleCI:
     return fake
+
+
+WARNED = f"ci-deploy-gate: warning: {V1_WARNING}\n"  # every run with circleci.api: v1.1
 
 
 def gate(
@@ -291,7 +295,7 @@ def test_json_report_of_a_trigger(tmp_path: Path, api: FakeCircleCI) -> None:
             }
         ],
     }
-    assert result.stderr.startswith("triggered: rule 'production' matched")
+    assert result.stderr.startswith(WARNED + "triggered: rule 'production' matched")
 
 
 def test_rules_path_from_environment(tmp_path: Path, api: FakeCircleCI) -> None:
@@ -336,7 +340,7 @@ def test_verbose_logs_the_exchange_without_the_token(tmp_path: Path, api: FakeCi
     assert result.returncode == 0
     url = re.escape(f"{api.url}/api/v1.1/project/github/acme/shop/tree/release")
     assert re.fullmatch(
-        rf"GET {url}\?limit=100 \(attempt 1/4\) -> 200 OK \(\d+\.\d\ds\)\n"
+        re.escape(WARNED) + rf"GET {url}\?limit=100 \(attempt 1/4\) -> 200 OK \(\d+\.\d\ds\)\n"
         rf"POST {url} \(attempt 1/4\) -> 201 Created \(\d+\.\d\ds\)\n",
         result.stderr,
     )
@@ -463,7 +467,7 @@ def test_api_refusal_exits_1_with_circlecis_message(tmp_path: Path, api: FakeCir
     api.faults = ["401"]
     result = gate(tmp_path, "--api-url", api.url, "--json")
     assert result.returncode == 1
-    assert result.stderr == (
+    assert result.stderr == WARNED + (
         f"ci-deploy-gate: failed: POST {api.url}/api/v1.1/project/github/acme/shop/tree/release: "
         "CircleCI answered 401 Unauthorized: You must log in first. (the token in "
         "CIRCLE_API_USER_TOKEN was not accepted: it needs a personal API token)\n"
@@ -480,10 +484,11 @@ def test_unreachable_api_exits_1(tmp_path: Path) -> None:
     result = gate(tmp_path, "--api-url", f"http://127.0.0.1:{port}")
     assert result.returncode == 1
     assert result.stderr.startswith(
-        f"ci-deploy-gate: failed: GET http://127.0.0.1:{port}/api/v1.1/project/github/acme/"
-        "shop/tree/release?limit=100: could not reach CircleCI in 4 attempts, nothing was sent: "
+        WARNED + f"ci-deploy-gate: failed: GET http://127.0.0.1:{port}/api/v1.1/project/github/"
+        "acme/shop/tree/release?limit=100: could not reach CircleCI in 4 attempts, nothing was "
+        "sent: "
     )
-    assert len(result.stderr.splitlines()) == 1
+    assert len(result.stderr.splitlines()) == 2
 
 
 def test_unknown_flag_is_a_usage_error(tmp_path: Path) -> None:
@@ -672,7 +677,9 @@ def test_wait_for_nodes_refuses_when_a_sibling_failed(tmp_path: Path, api: FakeC
         CIRCLE_BUILD_NUM="77",
     )
     assert result.returncode == 1
-    assert result.stderr == ("ci-deploy-gate: failed: node 2 failed (of 3 nodes): not firing\n")
+    assert (
+        result.stderr == WARNED + "ci-deploy-gate: failed: node 2 failed (of 3 nodes): not firing\n"
+    )
     assert api.posts() == []
     assert api.requests[0].path == "/api/v2/project/gh/acme/shop/job/77"
 
@@ -714,3 +721,61 @@ def test_wait_usage_errors(
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == f"ci-deploy-gate: {message}"
     assert api.requests == []
+
+
+# --- API v2 by default, and the configs that predate it -------------------------------
+
+SEED_V2_CONFIG = "version: 2\njobs:\n  build:\n    docker: [{image: cimg/base:current}]\n"
+
+
+def test_v1_rules_warn_of_the_removal_on_every_run(tmp_path: Path) -> None:
+    result = gate(tmp_path, CIRCLE_BRANCH="feature/x")
+    assert (result.returncode, result.stderr) == (
+        0,
+        "ci-deploy-gate: warning: circleci.api: v1.1: CircleCI removes the v1.1 trigger on "
+        "1 February 2027 (410 Gone after); run `python -m ci_deploy_gate migrate` to move "
+        "this config to pipeline triggers (API v2)\n",
+    )
+
+
+def test_no_api_and_a_version_2_config_stop_a_real_run(tmp_path: Path, api: FakeCircleCI) -> None:
+    write(tmp_path / ".circleci" / "config.yml", SEED_V2_CONFIG)
+    result = gate(tmp_path, "--api-url", api.url, rules=RELEASE_RULES)
+    assert (result.returncode, api.requests) == (2, [])
+    assert result.stderr == (
+        "ci-deploy-gate: error: .circleci/config.yml: a `version: 2` config, and "
+        ".circleci/deploy-gate.yml names no circleci.api: the default, API v2, runs pipelines "
+        "with parameters this config does not declare; set circleci.api: v1.1 to keep the "
+        "job trigger until 1 February 2027, or run `python -m ci_deploy_gate migrate`\n"
+    )
+
+
+def test_no_api_and_a_version_2_config_warn_in_a_dry_run(tmp_path: Path) -> None:
+    write(tmp_path / ".circleci" / "config.yml", SEED_V2_CONFIG)
+    result = gate(tmp_path, "--dry-run", "--json", rules=RELEASE_RULES)
+    assert result.returncode == 0
+    assert result.stderr.startswith(
+        "ci-deploy-gate: warning: .circleci/config.yml: a `version: 2` config"
+    )
+    assert json.loads(result.stdout)["triggers"][0]["api"] == "v2"
+
+
+@pytest.mark.parametrize("version", ["2.1", "2"])
+def test_a_named_api_or_a_2_1_config_fires_as_named(
+    tmp_path: Path, api: FakeCircleCI, version: str
+) -> None:
+    write(tmp_path / ".circleci" / "config.yml", SEED_V2_CONFIG.replace("2", version, 1))
+    rules = RELEASE_RULES if version == "2.1" else V1_RULES
+    result = gate(tmp_path, "--api-url", api.url, rules=rules)
+    assert result.returncode == 0, result.stderr
+    assert [seen.path.split("/")[2] for seen in api.posts()] == [
+        "v2" if version == "2.1" else "v1.1"
+    ]
+
+
+def test_a_rules_file_without_api_dry_runs_a_v2_request(tmp_path: Path) -> None:
+    result = gate(tmp_path, "--dry-run", rules=RELEASE_RULES)
+    assert result.returncode == 0, result.stderr
+    assert "    POST https://circleci.com/api/v2/project/gh/acme/shop/pipeline" in (
+        result.stdout.splitlines()
+    )

@@ -59,6 +59,14 @@ VERSIONS = {
     "v2": "ci_deploy_gate.circleci.v2",
 }
 DEFAULT_API = "v2"
+# CircleCI's changelog, "Deprecation of v1 and v1.1 Trigger and Rerun APIs": after this
+# day the v1.1 trigger endpoints answer 410 Gone, on Cloud and Server alike.
+V1_REMOVAL = "1 February 2027"
+MIGRATE = "python -m ci_deploy_gate migrate"
+V1_WARNING = (
+    f"circleci.api: v1.1: CircleCI removes the v1.1 trigger on {V1_REMOVAL} (410 Gone "
+    f"after); run `{MIGRATE}` to move this config to pipeline triggers (API v2)"
+)
 
 
 def api(name: str) -> ApiVersion:
