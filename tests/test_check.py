@@ -75,8 +75,75 @@ workflows:
   deploy_docker:
     when: {equal: [deploy_docker, << pipeline.parameters.deploy_job >>]}
     jobs:
-      - deploy_docker: {context: production}
+      - deploy_docker: {context: production, serial-group: << pipeline.project.slug >>/deploy}
       - aws-ecs/deploy-service-update: {requires: [deploy_docker]}
+"""
+
+# The seed config moved to 2.1 for API v2 pipelines, as `migrate` would: each deploy job has
+# a workflow chosen by deploy_job and checks out deploy_revision (through a command, a job
+# parameter); the build is kept out of the fired pipelines by an `unless`.
+SEED_CONFIG_21 = """\
+version: 2.1
+parameters:
+  deploy_job: {type: string, default: ""}
+  deploy_revision: {type: string, default: ""}
+  DEPLOY_ENV: {type: string, default: production}
+commands:
+  checkout_tested:
+    description: the commit the gate tested, not the branch head
+    steps:
+      - checkout
+      - run: git checkout --detach "<< pipeline.parameters.deploy_revision >>"
+jobs:
+  build:
+    docker: [{image: cimg/python:3.12}]
+    parallelism: 4
+    steps:
+      - checkout
+      - run: make test
+      - run:
+          name: Deploy gate
+          command: python -m ci_deploy_gate --report /tmp/deploy-gate/report.json
+  deploy_docker:
+    docker: [{image: cimg/base:current}]
+    steps: [checkout_tested, {run: ./deploy.sh docker}]
+  deploy_staging:
+    docker: [{image: cimg/base:current}]
+    steps: [checkout_tested, {run: ./deploy.sh << pipeline.parameters.DEPLOY_ENV >>}]
+  deploy_production:
+    docker: [{image: cimg/base:current}]
+    parameters:
+      revision: {type: string}
+    steps:
+      - checkout
+      - run: git checkout --detach "<< parameters.revision >>"
+      - run: ./deploy.sh production
+workflows:
+  build:
+    unless: << pipeline.parameters.deploy_job >>
+    jobs:
+      - build:
+          filters:
+            branches: {ignore: /gh-pages/}
+            tags: {only: /^v.*/}
+  deploy_docker:
+    when: {equal: [deploy_docker, << pipeline.parameters.deploy_job >>]}
+    jobs:
+      - deploy_docker: {serial-group: << pipeline.project.slug >>/deploy}
+  deploy_staging:
+    when:
+      equal: [deploy_staging, << pipeline.parameters.deploy_job >>]
+    jobs:
+      - deploy_staging: {serial-group: << pipeline.project.slug >>/staging}
+  deploy_production:
+    when:
+      and:
+        - equal: [deploy_production, << pipeline.parameters.deploy_job >>]
+        - not: {equal: ["", << pipeline.parameters.deploy_revision >>]}
+    jobs:
+      - deploy_production:
+          revision: << pipeline.parameters.deploy_revision >>
+          serial-group: << pipeline.project.slug >>/deploy
 """
 
 V2_RULES = """\
@@ -101,6 +168,22 @@ CONTEXT_CONFIG = (
           requires: [build]
           filters: {branches: {only: release}}
 """
+)
+
+
+PARALLEL_NOTE = (
+    ".circleci/config.yml:3: note: jobs.build: runs the gate with parallelism: 4: only "
+    "node 0 fires; add --wait-for-nodes (or wait_for_nodes: true) to fire only after the "
+    "other nodes passed"
+)
+PARALLEL_NOTE_21 = PARALLEL_NOTE.replace(":3:", ":13:")
+V1_WARNING = (
+    ".circleci/deploy-gate.yml:1: warning: circleci.api: API v1.1 fires jobs through endpoints "
+    "CircleCI removes on 1 February 2027 (it answers 410 Gone after): run `python -m "
+    "ci_deploy_gate migrate` to move to API v2 pipelines"
+)
+V1_RULES = (
+    "circleci: {api: v1.1}\nrules:\n  - {name: p, if: branch is release, trigger: deploy_docker}\n"
 )
 
 
@@ -132,17 +215,26 @@ def example_rules() -> str:
     return (ROOT / "rules.example.yaml").read_text(encoding="utf-8")
 
 
-def test_seed_config_and_example_rules_are_clean_but_for_the_parallel_note(
+def test_seed_config_on_2_1_and_example_rules_are_clean_but_for_the_parallel_note(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, lines = check(tmp_path, example_rules(), SEED_CONFIG, capsys=capsys)
+    code, lines = check(tmp_path, example_rules(), SEED_CONFIG_21, capsys=capsys)
+    assert (code, lines) == (0, [PARALLEL_NOTE_21, "check: 1 note"])
+
+
+def test_seed_config_and_example_rules_on_v1_1_warn_of_its_removal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = example_rules().replace("\n  api: v2 ", "\n  api: v1.1 ")
+    assert rules != example_rules()
+    code, lines = check(tmp_path, rules, SEED_CONFIG, capsys=capsys)
     assert code == 0
     assert lines == [
-        ".circleci/config.yml:3: note: jobs.build: runs the gate with parallelism: 4: only "
-        "node 0 fires; add --wait-for-nodes (or wait_for_nodes: true) to fire only after the "
-        "other nodes passed",
-        "check: 1 note",
+        V1_WARNING.replace("deploy-gate.yml:1:", "deploy-gate.yml:15:"),
+        PARALLEL_NOTE,
+        "check: 1 warning, 1 note",
     ]
+    assert check(tmp_path, None, None, "--strict", capsys=capsys)[0] == 2
 
 
 def test_orbs_anchors_and_aliases_with_api_v2_are_clean(
@@ -155,12 +247,32 @@ def test_orbs_anchors_and_aliases_with_api_v2_are_clean(
 def test_a_trigger_that_names_no_job_suggests_the_closest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rules = "rules:\n  - name: p\n    if: branch is release\n    trigger: deploy_dockr\n"
+    rules = V1_RULES.replace("trigger: deploy_docker", "trigger: deploy_dockr")
     code, lines = check(tmp_path, rules, SEED_CONFIG, capsys=capsys)
     assert code == 2
-    assert lines[0] == (
-        ".circleci/deploy-gate.yml:4: error: rules (p): trigger: 'deploy_dockr' is not a job "
-        "under jobs: in .circleci/config.yml (did you mean 'deploy_docker'?)"
+    assert lines == [
+        V1_WARNING,
+        ".circleci/deploy-gate.yml:3: error: rules (p): trigger: 'deploy_dockr' is not a job "
+        "under jobs: in .circleci/config.yml (did you mean 'deploy_docker'?)",
+        PARALLEL_NOTE,
+        "check: 1 error, 1 warning, 1 note",
+    ]
+
+
+def test_a_v2_trigger_that_names_nothing_lists_jobs_and_workflows_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = "rules:\n  - {name: p, if: branch is release, trigger: deploy_dockr}\n"
+    code, lines = check(tmp_path, rules, SEED_CONFIG_21, capsys=capsys)
+    assert (code, lines) == (
+        2,
+        [
+            ".circleci/deploy-gate.yml:2: error: rules (p): trigger: 'deploy_dockr' is not a "
+            "job under jobs: or a workflow under workflows: in .circleci/config.yml (did you "
+            "mean 'deploy_docker'?)",
+            PARALLEL_NOTE_21,
+            "check: 1 error, 1 note",
+        ],
     )
 
 
@@ -174,10 +286,10 @@ def test_v2_trigger_may_name_a_workflow(tmp_path: Path, capsys: pytest.CaptureFi
 def test_version_2_1_with_api_v1_1_is_an_error_that_says_how_to_move(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rules = "rules:\n  - {name: p, if: branch is release, trigger: deploy_docker}\n"
-    code, lines = check(tmp_path, rules, ORBS_CONFIG, capsys=capsys)
+    code, lines = check(tmp_path, V1_RULES, ORBS_CONFIG, capsys=capsys)
     assert code == 2
-    assert lines[0] == (
+    assert lines[0] == V1_WARNING
+    assert lines[1] == (
         ".circleci/config.yml:1: error: version: this is a 2.1 config, and the rules use API "
         "v1.1, which triggers one job and does not work with 2.1 configs (CircleCI answers "
         "'internal server error'): set circleci.api: v2 in .circleci/deploy-gate.yml so the "
@@ -229,10 +341,7 @@ def test_v2_pipeline_parameters_must_be_declared_with_a_fitting_type(
 def test_a_v1_job_with_a_context_is_warned_and_fails_only_when_strict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rules = (
-        "wait_for_nodes: true\n"
-        "rules:\n  - {name: p, if: branch is release, trigger: deploy_docker}\n"
-    )
+    rules = "wait_for_nodes: true\n" + V1_RULES
     code, lines = check(tmp_path, rules, CONTEXT_CONFIG, capsys=capsys)
     warning = (
         ".circleci/config.yml:32: warning: workflows.deploy.jobs.deploy_docker.context: "
@@ -242,23 +351,26 @@ def test_a_v1_job_with_a_context_is_warned_and_fails_only_when_strict(
     )
     assert code == 0
     assert lines == [
+        V1_WARNING.replace("deploy-gate.yml:1:", "deploy-gate.yml:2:"),
         ".circleci/config.yml:3: note: jobs.build: runs the gate with parallelism: 4: only "
         "node 0 fires",
         warning,
-        "check: 1 warning, 1 note",
+        "check: 2 warnings, 1 note",
     ]
     assert check(tmp_path, None, None, "--strict", capsys=capsys)[0] == 2
 
 
 def test_an_unset_token_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rules = "rules:\n  - {name: p, if: branch is release, trigger: deploy_docker}\n"
-    code, lines = check(tmp_path, rules, SEED_CONFIG, token=False, capsys=capsys)
+    code, lines = check(tmp_path, rules, SEED_CONFIG_21, token=False, capsys=capsys)
     assert code == 0
-    assert lines[0] == (
+    assert lines == [
         ".circleci/deploy-gate.yml:1: warning: circleci.token_env: CIRCLE_API_USER_TOKEN is "
         "not set here: a real trigger needs a CircleCI personal API token in it (a project "
-        "environment variable on CircleCI)"
-    )
+        "environment variable on CircleCI)",
+        PARALLEL_NOTE_21,
+        "check: 1 warning, 1 note",
+    ]
 
 
 def test_every_rules_problem_is_listed_with_its_line(
@@ -290,15 +402,16 @@ rules:
 
 
 def test_json_findings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rules = "rules:\n  - {name: p, if: branch is release, trigger: nope}\n"
+    rules = V1_RULES.replace("trigger: deploy_docker", "trigger: nope")
     code, lines = check(tmp_path, rules, SEED_CONFIG, "--json", capsys=capsys)
     assert code == 2
     doc = json.loads("\n".join(lines))
     assert doc["ok"] is False
-    assert doc["findings"][0] == {
+    assert doc["findings"][0]["message"] == V1_WARNING.split("circleci.api: ", 1)[1]
+    assert doc["findings"][1] == {
         "level": "error",
         "file": ".circleci/deploy-gate.yml",
-        "line": 2,
+        "line": 3,
         "key": "rules (p): trigger",
         "message": "'nope' is not a job under jobs: in .circleci/config.yml (known: build, "
         "deploy_docker, deploy_staging, deploy_production)",
@@ -419,11 +532,33 @@ def test_init_writes_a_starter_that_passes_check(
 ) -> None:
     assert main(["init", "--job", "deploy_docker"], {}) == 0
     out = capsys.readouterr().out
-    assert out.startswith("wrote .circleci/deploy-gate.yml\n\nAdd a step to the job")
-    assert "python -m ci_deploy_gate --report /tmp/deploy-gate/report.json" in out
+    assert out.startswith(
+        "wrote .circleci/deploy-gate.yml\n\n"
+        "No .circleci/config.yml here: the gate's pipelines need a 2.1 config like\n\n"
+        "    version: 2.1\n"
+    )
+    assert out.endswith(
+        "          - deploy_docker:\n"
+        "              serial-group: << pipeline.project.slug >>/deploy_docker\n\n"
+        "Add a step to the job that builds and tests, after the tests, in .circleci/config.yml:\n"
+        "\n"
+        "      - run:\n"
+        "          name: Deploy gate\n"
+        "          command: |\n"
+        "            pip install --user ci-deploy-gate\n"
+        "            python -m ci_deploy_gate --report /tmp/deploy-gate/report.json\n"
+        "      - store_artifacts:\n"
+        "          path: /tmp/deploy-gate\n\n"
+        "and a CircleCI personal API token in the project environment variable\n"
+        "CIRCLE_API_USER_TOKEN (API v2 takes no project token). Then check it against the "
+        "config,\nand try it on this checkout:\n\n"
+        "    python -m ci_deploy_gate check\n"
+        "    python -m ci_deploy_gate --dry-run\n"
+    )
     starter = (tmp_path / ".circleci" / "deploy-gate.yml").read_text()
     assert validate(starter) == []
-    assert check(tmp_path, None, SEED_CONFIG, capsys=capsys)[0] == 0
+    code, lines = check(tmp_path, None, SEED_CONFIG_21, capsys=capsys)
+    assert (code, lines) == (0, [PARALLEL_NOTE_21, "check: 1 note"])
 
 
 def test_init_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
