@@ -575,3 +575,388 @@ def test_init_says_why_it_cannot_write(tmp_path: Path, capsys: pytest.CaptureFix
     write(tmp_path / "taken", "a file, not a folder\n")
     assert main(["init", "--rules", "taken/gate.yml"], {}) == 2
     assert capsys.readouterr() == ("", "ci-deploy-gate init: error: taken/gate.yml: File exists\n")
+
+
+# --- the API against the config version ---------------------------------------------------
+
+
+def test_a_version_2_config_with_no_api_named_says_both_ways_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = "rules:\n  - {name: p, if: branch is release, trigger: deploy_docker}\n"
+    code, lines = check(tmp_path, rules, SEED_CONFIG, capsys=capsys)
+    assert (code, lines) == (
+        2,
+        [
+            ".circleci/config.yml:1: error: version: this is a `version: 2` config and "
+            ".circleci/deploy-gate.yml names no circleci.api, so the gate would fire API v2 "
+            "pipelines, which a `version: 2` config cannot read (it has no pipeline "
+            "parameters): set circleci.api: v1.1 in .circleci/deploy-gate.yml to keep the "
+            "single-job trigger until CircleCI removes it on 1 February 2027, or run "
+            "`python -m ci_deploy_gate migrate` to move the config to 2.1",
+            PARALLEL_NOTE,
+            "check: 1 error, 1 note",
+        ],
+    )
+
+
+def test_a_version_2_0_config_with_api_v2_named_is_one_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = "circleci: {api: v2}\n" + V1_RULES.split("\n", 1)[1]
+    code, lines = check(
+        tmp_path, rules, SEED_CONFIG.replace("version: 2\n", "version: 2.0\n", 1), capsys=capsys
+    )
+    assert (code, lines) == (
+        2,
+        [
+            ".circleci/config.yml:1: error: version: this is a `version: 2` config, and the "
+            "rules use API v2, whose pipelines need a 2.1 config (pipeline parameters, "
+            "workflows chosen by `when:`): run `python -m ci_deploy_gate migrate` to move the "
+            "config to 2.1, or set circleci.api: v1.1 in .circleci/deploy-gate.yml to keep the "
+            "single-job trigger until CircleCI removes it on 1 February 2027",
+            PARALLEL_NOTE,
+            "check: 1 error, 1 note",
+        ],
+    )
+
+
+def test_api_v1_1_warns_of_its_removal_even_without_a_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = "circleci:\n  token_env: T\n  api: v1.1\n" + V1_RULES.split("\n", 1)[1]
+    code, lines = check(tmp_path, rules, None, token=False, capsys=capsys)
+    assert code == 0
+    assert lines[1] == V1_WARNING.replace("deploy-gate.yml:1:", "deploy-gate.yml:3:")
+    assert check(tmp_path, None, None, "--strict", capsys=capsys)[0] == 2
+
+
+# --- the 2.1 side of a v2 trigger -----------------------------------------------------------
+
+EXAMPLE_CLEAN = (0, [PARALLEL_NOTE_21, "check: 1 note"])
+
+
+def check_21(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], *changes: tuple[str, str]
+) -> tuple[int, list[str]]:
+    """The example rules against the 2.1 seed with `changes` made (each must change it)."""
+    config = SEED_CONFIG_21
+    for old, new in changes:
+        assert old in config, old
+        config = config.replace(old, new)
+    return check(tmp_path, example_rules(), config, capsys=capsys)
+
+
+def test_a_deploy_workflow_that_ignores_the_job_parameter_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = check_21(
+        tmp_path,
+        capsys,
+        ("    when: {equal: [deploy_docker, << pipeline.parameters.deploy_job >>]}\n", ""),
+    )
+    assert (code, lines) == (
+        2,
+        [
+            ".circleci/config.yml:44: error: workflows.deploy_docker: no workflow runs only "
+            "when deploy_job is 'deploy_docker': the pipeline the gate fires for deploy_docker "
+            "would run every workflow, or none; give the workflow that runs deploy_docker "
+            "`when: {equal: [deploy_docker, << pipeline.parameters.deploy_job >>]}`",
+            ".circleci/config.yml:44: error: workflows.deploy_docker: runs on push and also in "
+            "the pipeline the gate fires for deploy_production (deploy_job set), which would "
+            'rerun the whole build: keep it out with `when: {equal: ["", '
+            "<< pipeline.parameters.deploy_job >>]}`",
+            PARALLEL_NOTE_21,
+            "check: 2 errors, 1 note",
+        ],
+    )
+
+
+def test_a_when_that_names_another_job_does_not_choose_the_deploy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = check_21(
+        tmp_path, capsys, ("equal: [deploy_staging, <<", "equal: [deploy_stage, <<")
+    )
+    assert code == 2
+    assert lines[0] == (
+        ".circleci/config.yml:48: error: workflows.deploy_staging: no workflow runs only when "
+        "deploy_job is 'deploy_staging': the pipeline the gate fires for deploy_staging would "
+        "run every workflow, or none; give the workflow that runs deploy_staging `when: "
+        "{equal: [deploy_staging, << pipeline.parameters.deploy_job >>]}`"
+    )
+
+
+UNPINNED = (
+    ".circleci/config.yml:{line}: error: jobs.{job}: checks out the source but never reads "
+    "<< pipeline.parameters.deploy_revision >>: in the pipeline the gate fires for {trigger} "
+    "it would build or deploy the branch head, not the tested commit; after its checkout add "
+    '`- run: git checkout --detach "<< pipeline.parameters.deploy_revision >>"`'
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "job", "line"),
+    [
+        # the command with checkout inside loses its pin: both jobs using it deploy the head
+        (
+            (
+                '      - run: git checkout --detach "<< pipeline.parameters.deploy_revision >>"\n',
+                "",
+            ),
+            "deploy_docker",
+            21,
+        ),
+        # the workflow hands the job parameter something else
+        (
+            (
+                "          revision: << pipeline.parameters.deploy_revision >>\n",
+                "          revision: main\n",
+            ),
+            "deploy_production",
+            28,
+        ),
+        # the job takes the revision as a parameter but checks out without it
+        (
+            ('      - run: git checkout --detach "<< parameters.revision >>"\n', ""),
+            "deploy_production",
+            28,
+        ),
+    ],
+)
+def test_a_fired_job_that_checks_out_without_the_revision_is_an_error(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: tuple[str, str],
+    job: str,
+    line: int,
+) -> None:
+    code, lines = check_21(tmp_path, capsys, change)
+    assert code == 2
+    assert lines[0] == UNPINNED.format(line=line, job=job, trigger=job)
+
+
+def test_a_command_without_the_pin_fails_every_job_using_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = check_21(
+        tmp_path,
+        capsys,
+        ('      - run: git checkout --detach "<< pipeline.parameters.deploy_revision >>"\n', ""),
+    )
+    assert (code, lines) == (
+        2,
+        [
+            UNPINNED.format(line=21, job="deploy_docker", trigger="deploy_docker"),
+            UNPINNED.format(line=24, job="deploy_staging", trigger="deploy_staging"),
+            PARALLEL_NOTE.replace(":3:", ":12:"),
+            "check: 2 errors, 1 note",
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # through the job's environment: its script checks out $DEPLOY_SHA
+        (
+            "    steps: [checkout_tested, {run: ./deploy.sh docker}]\n",
+            "    environment: {DEPLOY_SHA: << pipeline.parameters.deploy_revision >>}\n"
+            "    steps: [checkout, {run: ./deploy.sh docker}]\n",
+        ),
+        # through a step's environment
+        (
+            "    steps: [checkout_tested, {run: ./deploy.sh docker}]\n",
+            "    steps:\n      - checkout\n      - run:\n          command: ./deploy.sh docker\n"
+            "          environment: {SHA: << pipeline.parameters.deploy_revision >>}\n",
+        ),
+        # no checkout at all: it deploys an image tagged with the revision
+        (
+            "    steps: [checkout_tested, {run: ./deploy.sh docker}]\n",
+            "    steps:\n"
+            "      - run: docker push acme/shop:<< pipeline.parameters.deploy_revision >>\n",
+        ),
+        # no checkout and no revision: nothing to pin
+        (
+            "    steps: [checkout_tested, {run: ./deploy.sh docker}]\n",
+            "    steps: [{run: ./promote.sh}]\n",
+        ),
+    ],
+)
+def test_a_fired_job_reads_the_revision_any_way_or_needs_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: tuple[str, str]
+) -> None:
+    assert check_21(tmp_path, capsys, change) == EXAMPLE_CLEAN
+
+
+UNGUARDED = (
+    ".circleci/config.yml:37: error: workflows.build: runs on push and also in the pipeline "
+    "the gate fires for deploy_docker (deploy_job set), which would rerun the whole build: "
+    'keep it out with `when: {equal: ["", << pipeline.parameters.deploy_job >>]}`'
+)
+
+
+@pytest.mark.parametrize(
+    ("guard", "extra"),
+    [
+        ("", ""),
+        (
+            "    when: {equal: [release, << pipeline.git.branch >>]}\n",
+            " (with its present `when` under an `and:`)",
+        ),
+        # only staging is kept out
+        (
+            "    when: {not: {equal: [deploy_staging, << pipeline.parameters.deploy_job >>]}}\n",
+            " (with its present `when` under an `and:`)",
+        ),
+    ],
+)
+def test_a_push_workflow_not_kept_from_the_fired_pipeline_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], guard: str, extra: str
+) -> None:
+    code, lines = check_21(
+        tmp_path, capsys, ("    unless: << pipeline.parameters.deploy_job >>\n", guard)
+    )
+    assert (code, lines) == (2, [UNGUARDED + extra, PARALLEL_NOTE_21, "check: 1 error, 1 note"])
+
+
+@pytest.mark.parametrize(
+    "guard",
+    [
+        '    when: {equal: ["", << pipeline.parameters.deploy_job >>]}\n',
+        "    when:\n      not: << pipeline.parameters.deploy_job >>\n",
+        "    unless: {not: {equal: ['', << pipeline.parameters.deploy_job >>]}}\n",
+        "    when:\n      and:\n        - equal: ['', << pipeline.parameters.deploy_job >>]\n"
+        "        - not: {equal: [gh-pages, << pipeline.git.branch >>]}\n",
+        "    when:\n      not:\n        matches:\n          pattern: '^deploy_.+$'\n"
+        "          value: << pipeline.parameters.deploy_job >>\n",
+        "    when: {not: {equal: [api, << pipeline.trigger_source >>]}}\n",
+    ],
+)
+def test_push_workflows_kept_out_every_way_are_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], guard: str
+) -> None:
+    change = ("    unless: << pipeline.parameters.deploy_job >>\n", guard)
+    assert check_21(tmp_path, capsys, change) == EXAMPLE_CLEAN
+
+
+def test_a_deploy_without_serial_group_gets_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = check_21(
+        tmp_path,
+        capsys,
+        (
+            "      - deploy_docker: {serial-group: << pipeline.project.slug >>/deploy}\n",
+            "      - deploy_docker\n",
+        ),
+    )
+    assert (code, lines) == (
+        0,
+        [
+            PARALLEL_NOTE_21,
+            ".circleci/config.yml:47: note: workflows.deploy_docker.jobs.deploy_docker: has no "
+            "serial-group: two pipelines fired close together would deploy at once; add "
+            "`serial-group: << pipeline.project.slug >>/deploy_docker` here (CircleCI's lock "
+            "across pipelines, Cloud and Server 4.9+: the newer pipeline's job goes first and "
+            "an older one waiting is skipped)",
+            "check: 2 notes",
+        ],
+    )
+
+
+# A workflow the gate fires by name, with two deploy jobs after a migration job.
+SHIP_CONFIG = """\
+version: 2.1
+orbs:
+  aws-ecs: circleci/aws-ecs@4.0.0
+parameters:
+  deploy_job: {type: string, default: ""}
+  deploy_revision: {type: string, default: ""}
+executors:
+  base: &base
+    docker: [{image: cimg/base:current}]
+commands:
+  pinned:
+    parameters:
+      sha: {type: string}
+    steps:
+      - checkout
+      - run: git checkout --detach << parameters.sha >>
+jobs:
+  test:
+    <<: *base
+    steps: [checkout, {run: make test}, {run: ci-deploy-gate}]
+  migrate:
+    <<: *base
+    steps: [{pinned: {sha: << pipeline.parameters.deploy_revision >>}}, {run: make migrate}]
+  deploy_eu:
+    <<: *base
+    steps: [{pinned: {sha: << pipeline.parameters.deploy_revision >>}}, {run: make deploy-eu}]
+  deploy_us:
+    <<: *base
+    steps: [checkout, {run: make deploy-us}]
+workflows:
+  test:
+    when:
+      not:
+        equal: [ship, << pipeline.parameters.deploy_job >>]
+    jobs: [test]
+  ship:
+    when: {equal: [ship, << pipeline.parameters.deploy_job >>]}
+    jobs:
+      - migrate
+      - deploy_eu: {requires: [migrate]}
+      - deploy_us: {requires: [migrate]}
+      - aws-ecs/deploy-service-update: {requires: [deploy_eu]}
+"""
+
+
+def test_two_deploy_jobs_of_a_fired_workflow_each_pin_and_serialize(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = "rules:\n  - {name: ship, if: branch is main, trigger: ship}\n"
+    code, lines = check(tmp_path, rules, SHIP_CONFIG, capsys=capsys)
+    assert (code, lines) == (
+        2,
+        [
+            ".circleci/config.yml:27: error: jobs.deploy_us: checks out the source but never "
+            "reads << pipeline.parameters.deploy_revision >>: in the pipeline the gate fires "
+            "for ship it would build or deploy the branch head, not the tested commit; after "
+            "its checkout add `- run: git checkout --detach "
+            '"<< pipeline.parameters.deploy_revision >>"`',
+            ".circleci/config.yml:41: note: workflows.ship.jobs.deploy_us: has no serial-group: "
+            "two pipelines fired close together would deploy at once; add `serial-group: "
+            "<< pipeline.project.slug >>/deploy_us` here (CircleCI's lock across pipelines, "
+            "Cloud and Server 4.9+: the newer pipeline's job goes first and an older one "
+            "waiting is skipped)",
+            ".circleci/config.yml:42: note: workflows.ship.jobs.aws-ecs/deploy-service-update: "
+            "has no serial-group: two pipelines fired close together would deploy at once; add "
+            "`serial-group: << pipeline.project.slug >>/aws-ecs/deploy-service-update` here "
+            "(CircleCI's lock across pipelines, Cloud and Server 4.9+: the newer pipeline's job "
+            "goes first and an older one waiting is skipped)",
+            "check: 1 error, 2 notes",
+        ],
+    )
+
+
+def test_a_v1_job_that_attaches_a_workspace_is_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = SEED_CONFIG.replace(
+        "    steps: [checkout, {run: ./deploy.sh docker}]\n",
+        "    steps:\n      - attach_workspace: {at: /tmp/build}\n      - run: ./deploy.sh docker\n",
+    )
+    code, lines = check(tmp_path, V1_RULES, config, capsys=capsys)
+    assert (code, lines) == (
+        0,
+        [
+            V1_WARNING,
+            PARALLEL_NOTE,
+            ".circleci/config.yml:15: warning: jobs.deploy_docker.steps: deploy_docker "
+            "attaches a workspace, but a job fired alone through API v1.1 has none (no job ran "
+            "before it): make what it needs inside the job, or move to API v2 pipelines with "
+            "`python -m ci_deploy_gate migrate`",
+            "check: 2 warnings, 1 note",
+        ],
+    )
