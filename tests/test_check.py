@@ -960,3 +960,117 @@ def test_a_v1_job_that_attaches_a_workspace_is_warned(
             "check: 2 warnings, 1 note",
         ],
     )
+
+
+def init_output(tmp_path: Path, config: str, capsys: pytest.CaptureFixture[str]) -> str:
+    write(tmp_path / ".circleci" / "config.yml", config)
+    assert main(["init", "--job", "deploy_docker"], {}) == 0
+    return capsys.readouterr().out
+
+
+def test_init_on_a_ready_2_1_config_says_it_has_what_the_pipelines_need(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = init_output(tmp_path, SEED_CONFIG_21, capsys)
+    assert out.startswith(
+        "wrote .circleci/deploy-gate.yml\n\n"
+        ".circleci/config.yml has what the gate's pipelines need for deploy_docker: the "
+        "parameters, a workflow chosen by the job parameter, the pinned checkout, the push "
+        "workflows kept out, and a serial group.\n\nAdd a step to the job"
+    )
+    assert "  api: v2 " in (tmp_path / ".circleci" / "deploy-gate.yml").read_text()
+
+
+def test_init_prints_what_a_2_1_config_still_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = init_output(
+        tmp_path, ORBS_CONFIG.replace("  deploy_revision: {type", "  rev: {type"), capsys
+    )
+    assert out.split("\nAdd a step to the job")[0] == (
+        "wrote .circleci/deploy-gate.yml\n\n"
+        ".circleci/config.yml still needs, for the pipelines the gate fires:\n\n"
+        ".circleci/config.yml:5: parameters: declare what the gate sends\n\n"
+        "    parameters:\n"
+        '      deploy_revision: {type: string, default: ""}\n'
+    )
+
+
+def test_init_on_a_2_1_config_without_the_pieces_prints_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = SEED_CONFIG.replace("version: 2\n", "version: 2.1\n", 1).replace(
+        "  build:\n    jobs:\n", "  build:\n    jobs:\n      - deploy_docker\n"
+    )
+    out = init_output(tmp_path, config, capsys)
+    assert out.split("\nAdd a step to the job")[0] == (
+        "wrote .circleci/deploy-gate.yml\n\n"
+        ".circleci/config.yml still needs, for the pipelines the gate fires:\n\n"
+        ".circleci/config.yml:1: parameters: declare what the gate sends\n\n"
+        "    parameters:\n"
+        '      deploy_job: {type: string, default: ""}\n'
+        '      deploy_revision: {type: string, default: ""}\n\n'
+        ".circleci/config.yml:23: error: workflows.build: no workflow runs only when "
+        "deploy_job is 'deploy_docker': the pipeline the gate fires for deploy_docker would "
+        "run every workflow, or none; give the workflow that runs deploy_docker `when: "
+        "{equal: [deploy_docker, << pipeline.parameters.deploy_job >>]}`\n\n"
+        "    workflows:\n"
+        "      build:\n"
+        "        when:\n"
+        "          equal: [deploy_docker, << pipeline.parameters.deploy_job >>]\n\n"
+        ".circleci/config.yml:12: error: jobs.deploy_docker: checks out the source but never "
+        "reads << pipeline.parameters.deploy_revision >>: in the pipeline the gate fires for "
+        "deploy_docker it would build or deploy the branch head, not the tested commit; after "
+        'its checkout add `- run: git checkout --detach "<< pipeline.parameters.deploy_revision'
+        ' >>"`\n\n'
+        "    jobs:\n"
+        "      deploy_docker:\n"
+        "        steps:\n"
+        "          - checkout\n"
+        '          - run: git checkout --detach "<< pipeline.parameters.deploy_revision >>"\n'
+    )
+
+
+def test_init_on_a_version_2_config_with_v1_1_triggers_writes_nothing_and_says_migrate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = SEED_CONFIG.replace(
+        "          command: python -m ci_deploy_gate --report /tmp/deploy-gate/report.json\n",
+        "          command: |\n"
+        "            curl -u ${CIRCLE_TOKEN}: -d build_parameters[CIRCLE_JOB]=deploy_docker \\\n"
+        "              https://circleci.com/api/v1.1/project/github/acme/shop/tree/$CIRCLE_BRANCH\n",
+    )
+    write(tmp_path / ".circleci" / "config.yml", config)
+    assert main(["init"], {}) == 2
+    assert capsys.readouterr() == (
+        "",
+        "ci-deploy-gate init: error: .circleci/config.yml:9: jobs.build fires a job through "
+        "API v1.1, which CircleCI removes on 1 February 2027: nothing written; run `python -m "
+        "ci_deploy_gate migrate` to move the config to 2.1 pipelines, then `init` again\n",
+    )
+    assert not (tmp_path / ".circleci" / "deploy-gate.yml").exists()
+
+
+def test_init_on_a_version_2_config_without_triggers_says_it_needs_2_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = init_output(tmp_path, SEED_CONFIG, capsys)
+    assert out.startswith(
+        "wrote .circleci/deploy-gate.yml\n\n"
+        ".circleci/config.yml still needs, for the pipelines the gate fires:\n\n"
+        ".circleci/config.yml:1: version: the gate's API v2 pipelines need `version: 2.1` "
+        "(`python -m ci_deploy_gate migrate` moves a `version: 2` config)\n\n"
+        "    version: 2.1\n\n"
+        ".circleci/config.yml:1: parameters: declare what the gate sends\n"
+    )
+
+
+def test_init_with_a_config_named_that_is_missing_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--config", "ci.yml"], {}) == 2
+    assert capsys.readouterr() == (
+        "",
+        "ci-deploy-gate init: error: --config ci.yml: no such file\n",
+    )
+    assert not (tmp_path / ".circleci").exists()
