@@ -470,7 +470,8 @@ def test_api_refusal_exits_1_with_circlecis_message(tmp_path: Path, api: FakeCir
     assert result.stderr == WARNED + (
         f"ci-deploy-gate: failed: POST {api.url}/api/v1.1/project/github/acme/shop/tree/release: "
         "CircleCI answered 401 Unauthorized: You must log in first. (the token in "
-        "CIRCLE_API_USER_TOKEN was not accepted: it needs a personal API token)\n"
+        "CIRCLE_API_USER_TOKEN was not accepted: it needs a personal API token; API v2 takes "
+        "no project token)\n"
     )
     doc = json.loads(result.stdout)
     assert doc["decision"] == "failed"

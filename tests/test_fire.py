@@ -116,6 +116,18 @@ def test_400_401_404_are_final(fake: FakeCircleCI, fake_time: FakeTime) -> None:
     assert (fake.builds, fake_time.waits) == ([], [])
 
 
+def test_410_names_the_removal_of_v1_1_and_migrate(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    fake.faults = ["410"]
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), request(fake.url), V1, force=False)
+    assert str(caught.value) == (
+        f"POST {fake.url}/api/v1.1/project/github/acme/shop/tree/release: CircleCI answered "
+        "410 Gone: error (CircleCI removed the API v1.1 trigger endpoints on 1 February 2027; "
+        "run `python -m ci_deploy_gate migrate` to move to API v2 pipelines (circleci.api: v2))"
+    )
+    assert posts(fake) == 1
+
+
 def test_unreachable_host_is_retried_then_says_nothing_was_sent(fake_time: FakeTime) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -27,11 +27,12 @@ def message(answer: Answer) -> str:
 
 _HINTS = {
     400: "CircleCI rejected the request body",
-    401: "the token in {token_env} was not accepted: it needs a personal API token",
+    401: "the token in {token_env} was not accepted: it needs a personal API token; "
+    "API v2 takes no project token",
     403: "the token in {token_env} may not trigger builds of this project",
     404: "CircleCI knows no such project or branch, or the token in {token_env} cannot see it",
-    410: "CircleCI has retired this v1.1 endpoint; move to API v2 pipeline triggers "
-    "(circleci.api: v2)",
+    410: "CircleCI removed the API v1.1 trigger endpoints on 1 February 2027; run "
+    "`python -m ci_deploy_gate migrate` to move to API v2 pipelines (circleci.api: v2)",
     429: "CircleCI kept rate-limiting the gate until circleci.retries or circleci.deadline ran out",
 }
 

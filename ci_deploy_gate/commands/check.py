@@ -12,21 +12,25 @@ from collections.abc import Mapping
 
 from ci_deploy_gate.ciconfig import DEFAULT_CONFIG, Config, load_config
 from ci_deploy_gate.commands import VERBOSE_HELP
+from ci_deploy_gate.deployconfig import Pipelines, unguarded, unpinned, unselected, unserialized
 from ci_deploy_gate.errors import suggest
 from ci_deploy_gate.options import DEFAULT_RULES, rules_path
 from ci_deploy_gate.records import NamedTuple
 from ci_deploy_gate.rules import check_rules, read_rules_text
-from ci_deploy_gate.yamllines import line_of
+from ci_deploy_gate.yamllines import line_of, load_yaml
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from typing import Any
 
+    from ci_deploy_gate.deployconfig import Gap
     from ci_deploy_gate.model import RulesFile
 
 LEVELS = ("error", "warning", "note")
 GATE_COMMANDS = ("ci_deploy_gate", "ci-deploy-gate")
+MIGRATE = "`python -m ci_deploy_gate migrate`"
+V1_REMOVED = "1 February 2027"
 # a rule's parameter value -> the pipeline parameter types that take it
 _TYPES = {str: ("string", "enum"), int: ("integer",), bool: ("boolean",)}
 
@@ -98,11 +102,13 @@ def check(
 ) -> list[Finding]:
     """Every finding, rules-file problems first. `config_path` None: the default config,
     which may be missing (then only the rules file is checked)."""
-    rules_file, problems = check_rules(read_rules_text(rules_path), rules_path)
+    text = read_rules_text(rules_path)
+    rules_file, problems = check_rules(text, rules_path)
     found = [Finding("error", p.path, p.line, p.where, p.message) for p in problems]
     if rules_file is None or problems:
         return found
     found.extend(token_is_set(rules_file, environ))
+    found.extend(v1_is_retiring(rules_file, text))
     config = load_config(config_path)
     if config is None:
         found.append(
@@ -141,13 +147,49 @@ def api_matches_version(inputs: Inputs) -> Iterator[Finding]:
         )
 
 
+def api_named_for_version_2(inputs: Inputs) -> Iterator[Finding]:
+    """A `version: 2` config takes no pipeline parameters, so API v2 cannot fire its
+    deploy; a rules file naming no API predates the v2 default, which is worth saying."""
+    config, rules = inputs.config, inputs.rules
+    if not _is_version_2(config) or rules.circleci.api != "v2":
+        return
+    if rules.circleci.api_given:
+        said = (
+            "this is a `version: 2` config, and the rules use API v2, whose pipelines need "
+            "a 2.1 config (pipeline parameters, workflows chosen by `when:`): run "
+            f"{MIGRATE} to move the config to 2.1, or set circleci.api: v1.1 in "
+            f"{rules.path} to keep the single-job trigger until CircleCI removes it on "
+            f"{V1_REMOVED}"
+        )
+    else:
+        said = (
+            f"this is a `version: 2` config and {rules.path} names no circleci.api, so the "
+            "gate would fire API v2 pipelines, which a `version: 2` config cannot read (it "
+            f"has no pipeline parameters): set circleci.api: v1.1 in {rules.path} to keep "
+            f"the single-job trigger until CircleCI removes it on {V1_REMOVED}, or run "
+            f"{MIGRATE} to move the config to 2.1"
+        )
+    yield Finding("error", config.path, config.line("version"), "version", said)
+
+
+def _is_version_2(config: Config) -> bool:
+    return config.version in ("2", "2.0")
+
+
+def _is_v2_on_2_1(inputs: Inputs) -> bool:
+    """The checks of a v2 pipeline's config: API v2 and a 2.1 config (a `version: 2` one
+    is one error of its own, not a finding for every piece it lacks)."""
+    return inputs.rules.circleci.api == "v2" and inputs.config.version == "2.1"
+
+
 def triggers_exist(inputs: Inputs) -> Iterator[Finding]:
     """A trigger names a job of `jobs:`; with API v2 also a workflow the parameter picks."""
     config, rules = inputs.config, inputs.rules
     known = list(config.section("jobs"))
     what = "a job under jobs:"
     if rules.circleci.api == "v2":
-        known += [name for name in config.section("workflows") if name != "version"]
+        workflows = config.section("workflows")
+        known += [name for name in workflows if name != "version" and name not in known]
         what = "a job under jobs: or a workflow under workflows:"
     for rule in rules.rules:
         job = rule.trigger.job
@@ -167,7 +209,7 @@ def pipeline_parameters_declared(inputs: Inputs) -> Iterator[Finding]:
     """API v2: CircleCI rejects a pipeline with a parameter its config does not declare,
     or of another type."""
     rules, config = inputs.rules, inputs.config
-    if rules.circleci.api != "v2":
+    if rules.circleci.api != "v2" or _is_version_2(config):
         return
     declared = config.section("parameters")
     revision = rules.circleci.revision_parameter
@@ -273,6 +315,73 @@ def contexts_of_v1_jobs(inputs: Inputs) -> Iterator[Finding]:
                     )
 
 
+def _gaps(inputs: Inputs, analysis: Callable[..., Iterator[Gap]]) -> Iterator[Finding]:
+    """One part of `deployconfig`'s analysis of a v2 pipeline's config, as findings."""
+    if not _is_v2_on_2_1(inputs):
+        return
+    pipelines = Pipelines(inputs.config, inputs.rules.circleci)
+    triggers = [rule.trigger for rule in inputs.rules.rules]
+    for gap in analysis(pipelines, triggers):
+        yield Finding(gap.level, inputs.config.path, gap.line, gap.where, gap.message)
+
+
+def deploy_workflow_chosen(inputs: Inputs) -> Iterator[Finding]:
+    """API v2: a workflow runs the triggered job only when the job parameter names it."""
+    return _gaps(inputs, unselected)
+
+
+def deploy_revision_pinned(inputs: Inputs) -> Iterator[Finding]:
+    """API v2: the fired jobs that check out check out the revision parameter."""
+    return _gaps(inputs, unpinned)
+
+
+def push_workflows_kept_out(inputs: Inputs) -> Iterator[Finding]:
+    """API v2: the workflows that build on push do not run in the fired pipeline."""
+    return _gaps(inputs, unguarded)
+
+
+def deploy_serialized(inputs: Inputs) -> Iterator[Finding]:
+    """API v2: a serial group keeps two fired deploys from overlapping."""
+    return _gaps(inputs, unserialized)
+
+
+def workspace_of_v1_jobs(inputs: Inputs) -> Iterator[Finding]:
+    """A job fired alone through API v1.1 has no upstream job, so no workspace to attach."""
+    if inputs.rules.circleci.api != "v1.1":
+        return
+    pipelines = Pipelines(inputs.config, inputs.rules.circleci)
+    for job in dict.fromkeys(rule.trigger.job for rule in inputs.rules.rules):
+        attach = [s for s in pipelines.steps(job) if s.name == "attach_workspace"]
+        if attach:
+            yield Finding(
+                "warning",
+                inputs.config.path,
+                attach[0].line,
+                f"jobs.{job}.steps",
+                f"{job} attaches a workspace, but a job fired alone through API v1.1 has "
+                "none (no job ran before it): make what it needs inside the job, or move "
+                f"to API v2 pipelines with {MIGRATE}",
+            )
+
+
+def v1_is_retiring(rules: RulesFile, text: str) -> Iterator[Finding]:
+    """Needs no config: CircleCI removes the v1.1 trigger endpoints."""
+    if rules.circleci.api != "v1.1":
+        return
+    yield Finding(
+        "warning",
+        rules.path,
+        Config(rules.path, _mapping(load_yaml(text, rules.path))).line("circleci", "api"),
+        "circleci.api",
+        f"API v1.1 fires jobs through endpoints CircleCI removes on {V1_REMOVED} (it "
+        f"answers 410 Gone after): run {MIGRATE} to move to API v2 pipelines",
+    )
+
+
+def _mapping(data: object) -> Mapping[str, Any]:
+    return data if isinstance(data, Mapping) else {}
+
+
 def token_is_set(rules: RulesFile, environ: Mapping[str, str]) -> Iterator[Finding]:
     """Needs no config: the rules file and this environment."""
     name = rules.circleci.token_env
@@ -289,10 +398,16 @@ def token_is_set(rules: RulesFile, environ: Mapping[str, str]) -> Iterator[Findi
 
 CHECKS: tuple[Callable[[Inputs], Iterator[Finding]], ...] = (
     api_matches_version,
+    api_named_for_version_2,
     triggers_exist,
     pipeline_parameters_declared,
+    deploy_workflow_chosen,
+    deploy_revision_pinned,
+    push_workflows_kept_out,
     parallel_gate_job,
     contexts_of_v1_jobs,
+    workspace_of_v1_jobs,
+    deploy_serialized,
 )
 
 

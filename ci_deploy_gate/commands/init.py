@@ -1,14 +1,18 @@
-"""`init`: a commented starter rules file, and the config.yml step that runs the gate."""
+"""`init`: a commented starter rules file (API v2), the config.yml step that runs the
+gate, and what the CircleCI config still needs for the pipelines the gate fires."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
+from ci_deploy_gate.ciconfig import DEFAULT_CONFIG, Config, load_config
 from ci_deploy_gate.commands import VERBOSE_HELP
 from ci_deploy_gate.context import ENV_FACTS, ENV_PREFIX
 from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV
+from ci_deploy_gate.deployconfig import gaps, undeclared, v1_trigger
 from ci_deploy_gate.errors import ConfigError
+from ci_deploy_gate.model import CircleCISettings, Trigger
 from ci_deploy_gate.options import DEFAULT_RULES, rules_path
 
 TYPE_CHECKING = False
@@ -23,7 +27,8 @@ version: 1
 
 circleci:
   token_env: {token_env}   # a project environment variable with a personal token
-  # api: v2                          # for a `version: 2.1` config (README: API v2)
+  api: v2                   # a pipeline of the `version: 2.1` config, the job and
+                            # CIRCLE_SHA1 as pipeline parameters (README: API v2 pipelines)
 
 rules:
   - name: production
@@ -46,10 +51,38 @@ Add a step to the job that builds and tests, after the tests, in .circleci/confi
           path: /tmp/deploy-gate
 
 and a CircleCI personal API token in the project environment variable
-{token_env}. Then check it against the config, and try it on this checkout:
+{token_env} (API v2 takes no project token). Then check it against the config,
+and try it on this checkout:
 
     python -m ci_deploy_gate check
     python -m ci_deploy_gate --dry-run
+"""
+
+
+CONFIG_21 = """\
+    version: 2.1
+    parameters:
+      deploy_job: {{type: string, default: ""}}
+      deploy_revision: {{type: string, default: ""}}
+    jobs:
+      # build: the job that builds and tests, with the gate step below
+      {job}:
+        docker: [{{image: cimg/base:current}}]
+        steps:
+          - checkout
+          - run: git checkout --detach "<< pipeline.parameters.deploy_revision >>"
+          - run: ./deploy.sh
+    workflows:
+      build:
+        when:
+          equal: ["", << pipeline.parameters.deploy_job >>]
+        jobs: [build]
+      {job}:
+        when:
+          equal: [{job}, << pipeline.parameters.deploy_job >>]
+        jobs:
+          - {job}:
+              serial-group: << pipeline.project.slug >>/{job}
 """
 
 
@@ -62,13 +95,70 @@ def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     parser.add_argument(
         "--job", default="deploy", help="the deploy job to trigger (default deploy)"
     )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"the CircleCI config to read (default: {DEFAULT_CONFIG}, none when missing)",
+    )
     parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     args = parser.parse_args(argv)
     path = rules_path(args.rules, environ)
+    config = load_config(args.config)
+    if config is not None:
+        refuse_v1_config(config)
     write_starter(path, args.job)
     print(f"wrote {path}\n")
+    print(config_needs(config, args.job))
     print(SNIPPET.format(token_env=DEFAULT_TOKEN_ENV), end="")
     return 0
+
+
+def refuse_v1_config(config: Config) -> None:
+    """A `version: 2` config that fires jobs through v1.1 with curl wants `migrate`, not a
+    new rules file: v2 rules would fire pipelines it cannot read, and v1.1 rules would
+    start a gate on an API CircleCI removes on 1 February 2027."""
+    found = v1_trigger(config) if config.version in ("2", "2.0") else None
+    if found:
+        job, line = found
+        raise ConfigError(
+            f"{config.path}:{line}: jobs.{job} fires a job through API v1.1, which CircleCI "
+            "removes on 1 February 2027: nothing written; run `python -m ci_deploy_gate "
+            "migrate` to move the config to 2.1 pipelines, then `init` again"
+        )
+
+
+def config_needs(config: Config | None, job: str) -> str:
+    """What the config lacks for the pipelines the gate fires, as YAML to add, from the
+    analysis `check` reports; or that it has it all."""
+    if config is None:
+        return f"No {DEFAULT_CONFIG} here: the gate's pipelines need a 2.1 config like\n\n" + (
+            CONFIG_21.format(job=job)
+        )
+    pieces: list[str] = []
+    if config.version != "2.1":
+        pieces.append(
+            f"{config.path}:{config.line('version')}: version: the gate's API v2 pipelines "
+            "need `version: 2.1` (`python -m ci_deploy_gate migrate` moves a `version: 2` "
+            "config)\n\n    version: 2.1\n"
+        )
+    settings = CircleCISettings(api_given=True)
+    missing = undeclared(config, settings)
+    if missing:
+        declared = "".join(f'      {name}: {{type: string, default: ""}}\n' for name in missing)
+        pieces.append(
+            f"{config.path}:{config.line('parameters')}: parameters: declare what the gate "
+            f"sends\n\n    parameters:\n{declared}"
+        )
+    for gap in gaps(config, settings, [Trigger(job, ())]):
+        fix = "".join(f"    {line}\n" for line in gap.fix.splitlines())
+        pieces.append(f"{config.path}:{gap.line}: {gap.level}: {gap.where}: {gap.message}\n\n{fix}")
+    if not pieces:
+        return (
+            f"{config.path} has what the gate's pipelines need for {job}: the parameters, "
+            "a workflow chosen by the job parameter, the pinned checkout, the push workflows "
+            "kept out, and a serial group.\n"
+        )
+    return f"{config.path} still needs, for the pipelines the gate fires:\n\n" + "\n".join(pieces)
 
 
 def starter(job: str) -> str:
