@@ -76,6 +76,7 @@ class Fact(NamedTuple):
     source: str
     variables: tuple[str, ...] = ()
     about: str = ""  # what it holds, where `variables` do not say it all
+    joined: bool = False  # text of several variables: all of them, `a/b` (else the first set)
 
     @property
     def description(self) -> str:
@@ -83,11 +84,19 @@ class Fact(NamedTuple):
         names = [f"`{name}`" for name in self.variables]
         if self.kind == "flag":
             said = f"yes/no: {' or '.join(names)} is set"
-        elif len(names) > 1:
+        elif self.joined:
             said = f"`org/repo` from {' and '.join(names)}"
         else:
-            said = names[0] if names else ""
+            said = ", else ".join(names)
         return " ".join(part for part in (said, self.about) if part)
+
+    def value(self, values: list[str | None]) -> str | bool | None:
+        """The fact from its variables' values (None for each unset one)."""
+        if self.kind == "flag":
+            return any(values)
+        if self.joined:
+            return "/".join(v for v in values if v) if all(values) else None
+        return next((v for v in values if v), None)
 
 
 FACTS: dict[str, Fact] = {
@@ -98,7 +107,11 @@ FACTS: dict[str, Fact] = {
     "fork": Fact("flag", "env", ("CIRCLE_PR_USERNAME", "CIRCLE_PR_REPONAME")),
     "user": Fact("text", "env", ("CIRCLE_USERNAME",)),
     "job": Fact("text", "env", ("CIRCLE_JOB",)),
-    "project": Fact("text", "env", ("CIRCLE_PROJECT_USERNAME", "CIRCLE_PROJECT_REPONAME")),
+    "project": Fact(
+        "text", "env", ("CIRCLE_PROJECT_USERNAME", "CIRCLE_PROJECT_REPONAME"), joined=True
+    ),
+    "build_num": Fact("text", "env", ("CIRCLE_BUILD_NUM",), "(this job's number)"),
+    "ref": Fact("text", "env", ("CIRCLE_BRANCH", "CIRCLE_TAG"), "(the branch, or the tag)"),
     "message": Fact("prose", "commit", about="git: the full message of the CIRCLE_SHA1 commit"),
     "author": Fact("text", "commit", about="git: the author e-mail of the CIRCLE_SHA1 commit"),
     "committer": Fact(
@@ -238,11 +251,8 @@ def build_context(
     repository_url = var("CIRCLE_REPOSITORY_URL")
     facts: dict[str, FactValue] = {}
     for name in ENV_FACTS:
-        values = [var(variable) for variable in FACTS[name].variables]
-        if FACTS[name].kind == "flag":
-            facts[name] = any(values)
-        else:  # several variables make one value only together: org/repo
-            facts[name] = "/".join(v for v in values if v) if all(values) else None
+        fact = FACTS[name]
+        facts[name] = fact.value([var(variable) for variable in fact.variables])
     return Context(
         facts=facts,
         env=dict(environ),

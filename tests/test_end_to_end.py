@@ -252,6 +252,7 @@ def test_json_report_of_a_trigger(tmp_path: Path, api: FakeCircleCI) -> None:
             "user": "environment (CIRCLE_USERNAME)",
             "job": "environment (CIRCLE_JOB)",
             "project": "environment (CIRCLE_PROJECT_USERNAME)",
+            "ref": "environment (CIRCLE_BRANCH)",
         },
         "rule": "production",
         "rules": [

@@ -447,6 +447,7 @@ def test_local_dry_run_on_a_branch(repo: Repo) -> None:
         "branch": "local checkout: the current branch (CIRCLE_BRANCH)",
         "sha": "local checkout: HEAD (CIRCLE_SHA1)",
         "project": "local checkout: the origin remote (CIRCLE_PROJECT_USERNAME)",
+        "ref": "local checkout: the current branch (CIRCLE_BRANCH)",
     }
     assert doc["triggers"][0]["request"] == {  # a rules file without `api`: v2
         "method": "POST",
@@ -458,7 +459,7 @@ def test_local_dry_run_on_a_branch(repo: Repo) -> None:
     }
     assert result.stderr.splitlines()[1] == (
         "  facts from the local checkout: branch: the current branch; sha: HEAD; "
-        "project: the origin remote"
+        "project: the origin remote; ref: the current branch"
     )
 
 

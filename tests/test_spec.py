@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ci_deploy_gate.context import ENV_FACT, FACTS
+from ci_deploy_gate.context import ENV_FACT, ENV_FACTS, FACTS
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.model import CircleCISettings
 from ci_deploy_gate.rules import CIRCLECI, RULES_FILE, parse_rules, schema
@@ -142,7 +142,7 @@ def test_readme_fact_table_is_the_fact_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme.split("### Facts")[1].split("\n\n")[1]
     rows = [f"| `{name}` | {fact.description} |" for name, fact in FACTS.items()]
-    rows.insert(list(FACTS).index("project") + 1, f"| `env.NAME` | {ENV_FACT.description} |")
+    rows.insert(len(ENV_FACTS), f"| `env.NAME` | {ENV_FACT.description} |")  # after them
     assert table.splitlines()[2:] == rows
 
 
