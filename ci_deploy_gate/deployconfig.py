@@ -97,7 +97,7 @@ class Pipelines(NamedTuple):
                 known[parameter(str(name))] = spec.get("default", UNKNOWN)
         return known
 
-    def fired(self, trigger: Trigger) -> dict[str, object]:
+    def fired(self, trigger: Deploy) -> dict[str, object]:
         """The pipeline values when the gate fires `trigger` (API triggers say so)."""
         known = self.push()
         known[parameter(self.settings.job_parameter)] = trigger.job
@@ -106,7 +106,7 @@ class Pipelines(NamedTuple):
         known["pipeline.trigger_source"] = "api"
         return known
 
-    def selecting(self, trigger: Trigger) -> list[Workflow]:
+    def selecting(self, trigger: Deploy) -> list[Workflow]:
         """The workflows that run `trigger` when it is fired, and never on push."""
         push, fired = self.push(), self.fired(trigger)
         return [
@@ -120,7 +120,7 @@ class Pipelines(NamedTuple):
             )
         ]
 
-    def known(self, trigger: Trigger) -> bool:
+    def known(self, trigger: Deploy) -> bool:
         """Whether the trigger names a job or workflow (`check` reports one that does not)."""
         names = {w.name for w in self.workflows()}
         return trigger.job in self.config.section("jobs") or trigger.job in names
@@ -211,14 +211,23 @@ def _pairs(nodes: Sequence[object]) -> Iterator[tuple[object, object]]:
 # --- the gaps ----------------------------------------------------------------------------
 
 
-def _unique(triggers: Sequence[Trigger]) -> list[Trigger]:
-    seen: dict[str, Trigger] = {}
+class Deploy(NamedTuple):
+    """A trigger of a job of this project: what the config must serve. Triggers into
+    another project, or of a pipeline without a job, ask nothing of this config."""
+
+    job: str
+    parameters: tuple[tuple[str, object], ...] = ()
+
+
+def _unique(triggers: Sequence[Trigger | Deploy]) -> list[Deploy]:
+    seen: dict[str, Deploy] = {}
     for trigger in triggers:
-        seen.setdefault(trigger.job, trigger)
+        if trigger.job is not None and getattr(trigger, "project", None) is None:
+            seen.setdefault(trigger.job, Deploy(trigger.job, tuple(trigger.parameters)))
     return list(seen.values())
 
 
-def unselected(pipelines: Pipelines, triggers: Sequence[Trigger]) -> Iterator[Gap]:
+def unselected(pipelines: Pipelines, triggers: Sequence[Trigger | Deploy]) -> Iterator[Gap]:
     """A fired pipeline whose workflows ignore the job parameter runs every workflow (or,
     when each is kept from it, none)."""
     parameter_name = pipelines.settings.job_parameter
@@ -250,7 +259,7 @@ def _home(pipelines: Pipelines, name: str) -> Workflow | None:
     return chosen[0] if chosen else None
 
 
-def unpinned(pipelines: Pipelines, triggers: Sequence[Trigger]) -> Iterator[Gap]:
+def unpinned(pipelines: Pipelines, triggers: Sequence[Trigger | Deploy]) -> Iterator[Gap]:
     """v2 cannot pin a revision: a fired job that checks out must check out the revision
     parameter itself, or it deploys whatever the branch head is by then."""
     revision = pipelines.settings.revision_parameter
@@ -274,7 +283,7 @@ def unpinned(pipelines: Pipelines, triggers: Sequence[Trigger]) -> Iterator[Gap]
                 )
 
 
-def _fired_entries(pipelines: Pipelines, trigger: Trigger) -> list[Entry]:
+def _fired_entries(pipelines: Pipelines, trigger: Deploy) -> list[Entry]:
     """The jobs a fired pipeline runs: those of the workflows it selects; while none
     does, the triggered job (or the jobs of the workflow it names)."""
     selected = pipelines.selecting(trigger)
@@ -286,7 +295,7 @@ def _fired_entries(pipelines: Pipelines, trigger: Trigger) -> list[Entry]:
     return [Entry(trigger.job, {}, pipelines.config.line("jobs", trigger.job))]
 
 
-def unguarded(pipelines: Pipelines, triggers: Sequence[Trigger]) -> Iterator[Gap]:
+def unguarded(pipelines: Pipelines, triggers: Sequence[Trigger | Deploy]) -> Iterator[Gap]:
     """A workflow that builds on push and is not kept from the fired pipeline reruns the
     whole build there (and its own deploys, at the branch head)."""
     parameter_name = pipelines.settings.job_parameter
@@ -317,7 +326,7 @@ def unguarded(pipelines: Pipelines, triggers: Sequence[Trigger]) -> Iterator[Gap
             )
 
 
-def unserialized(pipelines: Pipelines, triggers: Sequence[Trigger]) -> Iterator[Gap]:
+def unserialized(pipelines: Pipelines, triggers: Sequence[Trigger | Deploy]) -> Iterator[Gap]:
     """Two pipelines fired close together deploy at once unless a serial group holds the
     second back."""
     said: set[tuple[str, str]] = set()
@@ -341,7 +350,7 @@ def unserialized(pipelines: Pipelines, triggers: Sequence[Trigger]) -> Iterator[
                 )
 
 
-def _deploys(workflow: Workflow, trigger: Trigger) -> list[Entry]:
+def _deploys(workflow: Workflow, trigger: Deploy) -> list[Entry]:
     """The deploy jobs of a fired workflow: the triggered job, else the jobs that no other
     job of the workflow requires (its last ones)."""
     entries = list(workflow.entries())
@@ -357,7 +366,9 @@ def _deploys(workflow: Workflow, trigger: Trigger) -> list[Entry]:
     return [entry for entry in entries if entry.job not in required]
 
 
-def gaps(config: Config, settings: CircleCISettings, triggers: Sequence[Trigger]) -> list[Gap]:
+def gaps(
+    config: Config, settings: CircleCISettings, triggers: Sequence[Trigger | Deploy]
+) -> list[Gap]:
     """Everything a 2.1 config lacks for these triggers, errors first."""
     pipelines = Pipelines(config, settings)
     found = [

@@ -220,18 +220,10 @@ def _host(options: Options, env: Mapping[str, str], rules_file: RulesFile) -> st
 def _requests(
     host: str, context: Context, outcome: Decision, rules_file: RulesFile
 ) -> list[TriggerRequest]:
-    from ci_deploy_gate.circleci.trigger import build_trigger
+    """One request per place the matched rules fire into (`targets`)."""
+    from ci_deploy_gate.targets import requests_for
 
-    return [
-        build_trigger(
-            api_url=host,
-            context=context,
-            rule=fire.rule,
-            trigger=fire.trigger,
-            settings=rules_file.circleci,
-        )
-        for fire in outcome.fires
-    ]
+    return requests_for(host, context, outcome.fires, rules_file.circleci)
 
 
 def _siblings_url(
@@ -312,7 +304,7 @@ def _follow(client: Client, output: Output, so_far: SoFar, *, timeout: float) ->
                 records[index] = (request, fired)
                 so_far = so_far._replace(records=tuple(records))
         failed = [
-            f"{request.job} {fired.label} {fired.result}: {fired.url or ''}".rstrip(": ")
+            f"{request.label} {fired.label} {fired.result}: {fired.url or ''}".rstrip(": ")
             for request, fired in so_far.records
             if fired is not None and fired.result != "success"
         ]
@@ -337,9 +329,9 @@ def _conclude(output: Output, node: Node, so_far: SoFar, decision: str, reason: 
 
 def _conclude_fired(output: Output, node: Node, outcome: Decision, so_far: SoFar) -> str | None:
     """Report the builds fired or found: `already-triggered` when nothing new went out."""
-    fired = [r.job for r, f in so_far.records if f is not None and f.how != "already-triggered"]
+    fired = [r.label for r, f in so_far.records if f is not None and f.how != "already-triggered"]
     found = [
-        f"{r.job} already triggered ({f.label})"
+        f"{r.label} already triggered ({f.label})"
         for r, f in so_far.records
         if f is not None and f.how == "already-triggered"
     ]

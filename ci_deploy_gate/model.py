@@ -37,10 +37,18 @@ class CircleCISettings(NamedTuple):
 
 
 class Trigger(NamedTuple):
-    job: str
+    """What a rule fires. Text values (parameters, branch, tag) may hold templates
+    (`${sha}`), expanded for each run by `targets`."""
+
+    job: str | None  # None: a v2 pipeline with no job parameter
     # v1.1 build_parameters (sent as text) or v2 pipeline parameters (typed), in file order
     parameters: tuple[tuple[str, ParameterValue], ...]
     line: int = 1  # of `trigger:` in the rules file, for `check`
+    project: str | None = None  # another project's slug; None: this build's project
+    branch: str | None = None  # there; None: this build's (this project) or the default
+    tag: str | None = None
+    pin: bool = True  # send CIRCLE_SHA1 (never for another project)
+    token_env: str | None = None  # None: circleci.token_env
 
 
 class Window(NamedTuple):

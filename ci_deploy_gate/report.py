@@ -54,6 +54,7 @@ def document(
         "triggers": [
             {
                 "rule": request.rule,
+                "rules": list(request.rules or (request.rule,)),
                 "job": request.job,
                 "api": request.api,
                 "revision": request.revision,
@@ -121,7 +122,10 @@ def human(
             mark = "x" if atom.result else " "
             lines.append(f"    [{mark}] {atom.condition}  ({atom.field}: {_shown(atom.actual)})")
     for request, response in records:
-        lines.append(f"  {request.job} (rule {request.rule}) at {request.revision}:")
+        rules = request.rules or (request.rule,)
+        served = f"rule {rules[0]}" if len(rules) == 1 else f"rules {', '.join(rules)}"
+        pinned = f"at {request.revision}" if request.revision else f"on {request.slug}, unpinned"
+        lines.append(f"  {request.label} ({served}) {pinned}:")
         if dry_run:
             import json
 

@@ -33,6 +33,8 @@ from ci_deploy_gate.spec import (
     json_schema,
     walk_document,
 )
+from ci_deploy_gate.templates import TemplateError
+from ci_deploy_gate.templates import names as template_names
 from ci_deploy_gate.when import When
 from ci_deploy_gate.windows import (
     HOURS,
@@ -212,6 +214,11 @@ class Parameters(NamedTuple):
         for key, item in value.items():
             name, inner = str(key), at.key(key, value.lines[key])
             problem = _parameter_problem(name, item, reserved, v2=v2)
+            if not problem and isinstance(item, str):
+                try:
+                    template_names(item, secret=_secrets(walk))
+                except TemplateError as exc:
+                    problem = (True, str(exc))
             if problem:
                 walk.problem(inner if problem[0] else At(inner.line, at.where), problem[1])
             else:
@@ -258,7 +265,72 @@ def _parameter_problem(
     return None
 
 
+def _secrets(walk: Walk) -> tuple[str, ...]:
+    """The variables a template may never send: where the API tokens are."""
+    return (DEFAULT_TOKEN_ENV, setting(walk.found.get("circleci"), "token_env"))
+
+
+class Template(NamedTuple):
+    """Text that may fill in the build's facts: `release-${build_num}`."""
+
+    def read(self, walk: Walk, value: object, at: At) -> object:
+        text = Text().read(walk, value, at)
+        if isinstance(text, str):
+            try:
+                template_names(text, secret=_secrets(walk))
+            except TemplateError as exc:
+                return walk.problem(at, str(exc))
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "minLength": 1}
+
+
 # --- relations between keys -----------------------------------------------------------
+
+
+def _one_target(walk: Walk, fields: Fields, at: At) -> None:
+    """A trigger names one place to run, pinned only where CIRCLE_SHA1 means something."""
+    given, line = fields.values, fields.line
+    api = setting(walk.found.get("circleci"), "api")
+    project, job, pin = given["project"], given["job"], given["pin"]
+    if given["branch"] is not None and given["tag"] is not None:
+        walk.problem(At(line("tag"), f"{at.where}.tag"), "give branch or tag, not both")
+    if pin is True and project is not None:
+        walk.problem(
+            At(line("pin"), f"{at.where}.pin"),
+            f"CIRCLE_SHA1 means nothing in {project}: a trigger into another project is "
+            "never pinned (leave pin out)",
+        )
+    if pin is False and project is None and job is not None:
+        walk.problem(
+            At(line("pin"), f"{at.where}.pin"),
+            f"a deploy job of this repository is never fired unpinned: leave pin out to pin "
+            f"{job} to CIRCLE_SHA1, or leave job out to run a pipeline with the rule's "
+            "parameters alone",
+        )
+    if api == "v1.1" and job is None:
+        walk.problem(At(fields.at.line, at.where), "API v1.1 fires a job: give job")
+    if api == "v1.1" and project is not None and given["branch"] is None and given["tag"] is None:
+        walk.problem(
+            At(line("project"), f"{at.where}.project"),
+            "API v1.1 needs a branch (or tag) in another project: its URL names one",
+        )
+    token_env = given["token_env"]
+    for key in ("branch", "tag"):
+        text = given[key]
+        if isinstance(text, str) and isinstance(token_env, str):
+            try:
+                template_names(text, secret=(token_env,))
+            except TemplateError as exc:
+                walk.problem(At(line(key), f"{at.where}.{key}"), str(exc))
+    parameters = given["parameters"] if isinstance(given["parameters"], tuple) else ()
+    for name, value in parameters:
+        if isinstance(value, str) and isinstance(token_env, str):
+            try:
+                template_names(value, secret=(token_env,))
+            except TemplateError as exc:
+                walk.problem(At(line("parameters"), f"{at.where}.parameters.{name}"), str(exc))
 
 
 def _parameters_differ(walk: Walk, fields: Fields, at: At) -> None:
@@ -418,9 +490,42 @@ FREEZE = Section(
 
 TRIGGER = TextOr(
     Text(),
-    Section((Key("job", Text(), required=True), Key("parameters", Parameters()))),
+    Section(
+        (
+            Key("job", Text(), "the job to fire; v2 may leave it out: no job parameter is sent"),
+            Key("parameters", Parameters()),
+            Key(
+                "project",
+                Text(
+                    SLUG,
+                    "expected gh/ORG/REPO, bb/ORG/REPO or circleci/ORG-ID/PROJECT-ID, "
+                    "found {value!r}",
+                ),
+                "another project to run; default: this build's",
+            ),
+            Key(
+                "branch",
+                Template(),
+                "run on this branch; default: this build's (this project), the project's "
+                "default branch (another)",
+            ),
+            Key("tag", Template(), "run on this tag"),
+            Key(
+                "pin",
+                Flag(),
+                "send CIRCLE_SHA1; default true for this project, false (the only choice) for "
+                "another",
+            ),
+            Key(
+                "token_env",
+                Text(ENV_NAME, "{value!r} is not an environment variable name"),
+                "the variable holding this trigger's token; default circleci.token_env",
+            ),
+        ),
+        checks=(_one_target,),
+    ),
     blank="expected a job name",
-    description="a job name, or {job, parameters}",
+    description="a job name, or {job, parameters, project, branch, tag, pin, token_env}",
 )
 
 RULE = Section(
@@ -586,7 +691,18 @@ def _rule(rule: Fields) -> Rule:
     trigger = values["trigger"]
     line = rule.line("trigger")
     if isinstance(trigger, Fields):
-        made = Trigger(trigger.values["job"], trigger.values["parameters"] or (), line)
+        given = trigger.values
+        pin = given["pin"] if given["pin"] is not None else given["project"] is None
+        made = Trigger(
+            given["job"],
+            given["parameters"] or (),
+            line,
+            project=given["project"],
+            branch=given["branch"],
+            tag=given["tag"],
+            pin=pin,
+            token_env=given["token_env"],
+        )
     else:
         made = Trigger(trigger, (), line)
     condition = values["if"] if values["if"] is not None else values["when"]

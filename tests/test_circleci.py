@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from ci_deploy_gate.circleci.model import TriggerRequest
-from ci_deploy_gate.circleci.trigger import build_trigger
 from ci_deploy_gate.context import build_context
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.model import CircleCISettings, Trigger
+from ci_deploy_gate.targets import build_trigger
 from tests.conftest import DATA, SHA, circle_env
 
 V1 = CircleCISettings(api="v1.1")

@@ -268,6 +268,7 @@ def test_json_report_of_a_trigger(tmp_path: Path, api: FakeCircleCI) -> None:
         "triggers": [
             {
                 "rule": "production",
+                "rules": ["production"],
                 "job": "deploy_docker",
                 "revision": SHA,
                 "branch": "release",

@@ -15,11 +15,11 @@ from ci_deploy_gate.circleci.fire import fire
 from ci_deploy_gate.circleci.model import TriggerRequest
 from ci_deploy_gate.circleci.retry import Clock, Policy, backoff, retry_after
 from ci_deploy_gate.circleci.transport import Client
-from ci_deploy_gate.circleci.trigger import build_trigger
 from ci_deploy_gate.context import build_context
 from ci_deploy_gate.credentials import Token
 from ci_deploy_gate.errors import ApiError
 from ci_deploy_gate.model import CircleCISettings, Trigger
+from ci_deploy_gate.targets import build_trigger
 from tests.conftest import SHA, TOKEN, FakeTime, circle_env
 from tests.fake_circleci import FakeCircleCI
 

@@ -170,8 +170,7 @@ rules:
         ),
         (
             "rules: [{name: a, if: fork, trigger: {jobb: d}}]\n",
-            "gate.yml:1: rules[0] (a): trigger: unknown key 'jobb' (did you mean 'job'?)\n"
-            "gate.yml:1: rules[0] (a): trigger: missing required key 'job'",
+            "gate.yml:1: rules[0] (a): trigger: unknown key 'jobb' (did you mean 'job'?)",
         ),
         (
             "rules:\n  - name: a\n    name: b\n",

@@ -21,10 +21,11 @@ from ci_deploy_gate.circleci import v1, versions
 from ci_deploy_gate.circleci.fire import fire
 from ci_deploy_gate.circleci.follow import follow
 from ci_deploy_gate.circleci.model import HEADERS
-from ci_deploy_gate.circleci.trigger import build_trigger
 from ci_deploy_gate.context import build_context
+from ci_deploy_gate.evaluate import Fire
 from ci_deploy_gate.model import CircleCISettings, Trigger
 from ci_deploy_gate.rules import CIRCLECI
+from ci_deploy_gate.targets import build_trigger, plan
 from tests.conftest import ROOT, FakeTime, circle_env
 from tests.fake_circleci import FakeCircleCI
 from tests.test_fire import client, request
@@ -54,7 +55,7 @@ def test_the_protocol_names_what_the_callers_use() -> None:
         "API": None,
         "KIND": None,
         "INTERNAL_ERROR_HINT": None,
-        "route": ["api_url", "context", "trigger", "settings"],
+        "route": ["api_url", "context", "target", "settings"],
         "found": ["client", "payload", "request", "how", "settings"],
         "created": ["answer", "request"],
         "confirm": ["client", "request", "fired"],
@@ -91,7 +92,8 @@ def test_build_trigger_gives_each_versions_route(name: str) -> None:
     settings = CircleCISettings(api=name)
     context = build_context(circle_env())
     trigger = Trigger("deploy_docker", (("DEPLOY_ENV", "prod"),))
-    route = versions.api(name).route("https://circleci.com", context, trigger, settings)
+    (target,) = plan([Fire("production", trigger)], context, settings)
+    route = versions.api(name).route("https://circleci.com", context, target, settings)
     built = build_trigger(
         api_url="https://circleci.com",
         context=context,

@@ -64,7 +64,7 @@ def follow(
             )
         return version.progress(answer)
 
-    label = f"{request.job} {fired.label}"
+    label = f"{request.label} {fired.label}"
     final = poll(check, timeout=timeout, clock=client.clock, show=show, label=label)
     if final is None:
         return fired._replace(result=f"timed out after {timeout:g}s")

@@ -28,12 +28,26 @@ HEADERS = (
 )
 
 
-class TriggerRequest(NamedTuple):
-    """One job to fire: the POST, and where to look for a build it already made."""
+class Target(NamedTuple):
+    """Where one request runs what, for which rules: the matched triggers of the rules file
+    with their templates filled in, those going to one place merged (`targets.plan`)."""
 
-    rule: str
-    job: str
-    revision: str
+    rules: tuple[str, ...]  # every rule it serves, in file order
+    job: str | None  # None: a pipeline with no job parameter
+    project: str | None  # another project's slug; None: this build's
+    branch: str | None  # None with no tag: the project's default branch
+    tag: str | None
+    revision: str | None  # CIRCLE_SHA1 when pinned
+    parameters: tuple[tuple[str, Any], ...]
+    token_env: str | None  # None: circleci.token_env
+
+
+class TriggerRequest(NamedTuple):
+    """One job or pipeline to fire: the POST, and where to look for what it already made."""
+
+    rule: str  # the first of `rules`
+    job: str | None
+    revision: str | None  # None: unpinned
     branch: str | None
     tag: str | None
     api: str  # a name in versions.VERSIONS
@@ -44,6 +58,16 @@ class TriggerRequest(NamedTuple):
     lookup_url: str  # recent builds (v1.1) or pipelines (v2) of the branch or project
     base: str  # v1.1: the project's URL; v2: the API root, {host}/api/v2
     slug: str  # gh/ORG/REPO, bb/ORG/REPO or circleci/ORG-ID/PROJECT-ID
+    rules: tuple[str, ...] = ()  # every rule it serves, in file order
+    token_env: str = "CIRCLE_API_USER_TOKEN"  # the variable of the token that sends it
+    # unpinned: this build's pipeline, since whose creation a pipeline made through the
+    # API counts as this trigger's (the lookup cannot match a revision)
+    since_url: str | None = None
+
+    @property
+    def label(self) -> str:
+        """What it fires, for people: the job, or a pipeline of another project."""
+        return self.job or f"pipeline of {self.slug}"
 
     def as_json(self) -> dict[str, Any]:
         return {"method": self.method, "url": self.url, "body": dict(self.body)}

@@ -40,3 +40,14 @@ def build_slug(context: Context) -> str:
     """gh/ORG/REPO or bb/ORG/REPO: the project as the build names it."""
     vcs, org, repo = project_parts(context)
     return f"{SLUG_VCS[vcs]}/{org}/{repo}"
+
+
+def slug_parts(slug: str) -> tuple[str, str, str]:
+    """(vcs, org, repo) of a slug as a rules file writes it: gh/ or github/, bb/ or
+    bitbucket/; ConfigError for a circleci/ slug, which names no VCS (API v1.1 needs one)."""
+    prefix, _, rest = slug.partition("/")
+    vcs = {short: long for long, short in SLUG_VCS.items()}.get(prefix, prefix)
+    org, _, repo = rest.partition("/")
+    if vcs not in SLUG_VCS:
+        raise ConfigError(f"API v1.1 names a project github/ORG/REPO or bitbucket/ORG/REPO: {slug}")
+    return vcs, org, repo

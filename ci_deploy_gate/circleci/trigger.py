@@ -1,48 +1,40 @@
-"""The trigger for one job, built in one place for every API version.
+"""The request for one target, built in one place for every API version.
 
-The checks and the `TriggerRequest` are shared; the version named by `circleci.api` gives
-only its `Route` (where to POST what, and where to look for what the POST made).
+`targets.plan` decides where each matched trigger goes; the version named by
+`circleci.api` gives only its `Route` (where to POST what, and where to look for what the
+POST made); the rest of the `TriggerRequest` is shared.
 """
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from ci_deploy_gate.circleci import versions
-from ci_deploy_gate.circleci.model import HEADERS, TriggerRequest
-from ci_deploy_gate.errors import ConfigError
+from ci_deploy_gate.circleci.model import HEADERS, Target, TriggerRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ci_deploy_gate.context import Context
-    from ci_deploy_gate.model import CircleCISettings, Trigger
-
-
-def build_trigger(
-    *,
-    api_url: str,
-    context: Context,
-    rule: str,
-    trigger: Trigger,
-    settings: CircleCISettings | None = None,
-) -> TriggerRequest:
-    """The exact request for one job, pinned to CIRCLE_SHA1; ConfigError when it cannot be."""
     from ci_deploy_gate.model import CircleCISettings
 
-    settings = settings or CircleCISettings()
-    if not context.sha:
-        raise ConfigError(
-            f"environment: CIRCLE_SHA1 is not set: refusing an unpinned deploy of {trigger.job!r}"
-        )
-    if not (context.branch or context.tag):
-        raise ConfigError(
-            "environment: neither CIRCLE_BRANCH nor CIRCLE_TAG is set: nothing to build"
-        )
-    route = versions.api(settings.api).route(api_url, context, trigger, settings)
+
+def request_for(
+    *, api_url: str, context: Context, target: Target, settings: CircleCISettings
+) -> TriggerRequest:
+    """The exact request for `target`."""
+    route = versions.api(settings.api).route(api_url, context, target, settings)
+    pipeline = context.env.get("CIRCLE_PIPELINE_ID", "").strip()
+    since = (
+        f"{api_url.rstrip('/')}/api/v2/pipeline/{quote(pipeline, safe='')}"
+        if target.revision is None and pipeline
+        else None
+    )
     return TriggerRequest(
-        rule=rule,
-        job=trigger.job,
-        revision=context.sha,
-        branch=context.branch,
-        tag=None if context.branch else context.tag,
+        rule=target.rules[0],
+        job=target.job,
+        revision=target.revision,
+        branch=target.branch,
+        tag=target.tag,
         api=settings.api,
         method="POST",
         url=route.url,
@@ -51,4 +43,7 @@ def build_trigger(
         lookup_url=route.lookup_url,
         base=route.base,
         slug=route.slug,
+        rules=target.rules,
+        token_env=target.token_env or settings.token_env,
+        since_url=since,
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ci_deploy_gate.circleci.answers import deprecation
-from ci_deploy_gate.circleci.model import Fired, Progress, Route, number, text
-from ci_deploy_gate.circleci.project import build_slug, project_parts
+from ci_deploy_gate.circleci.model import Fired, Progress, Route, Target, number, text
+from ci_deploy_gate.circleci.project import SLUG_VCS, project_parts, slug_parts
+from ci_deploy_gate.circleci.since import instant, pipeline_created
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from ci_deploy_gate.circleci.model import Answer, TriggerRequest
     from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.context import Context
-    from ci_deploy_gate.model import CircleCISettings, Trigger
+    from ci_deploy_gate.model import CircleCISettings
 
 API = "v1.1"
 KIND = "build"
@@ -32,32 +33,36 @@ LOOKUP_LIMIT = 100  # the most v1.1 returns in one page
 PASSED = ("success", "no_tests")
 
 
-def route(api_url: str, context: Context, trigger: Trigger, settings: CircleCISettings) -> Route:
-    """POST to the branch (or, for a tag, the project) with the job as CIRCLE_JOB."""
-    base = project_url(api_url, context)
+def route(api_url: str, context: Context, target: Target, settings: CircleCISettings) -> Route:
+    """POST to the branch (or, for a tag, the project) with the job as CIRCLE_JOB, pinned
+    with `revision` when the target is."""
+    parts = slug_parts(target.project) if target.project else project_parts(context)
+    base = project_url(api_url, parts)
     build_parameters = {
-        "CIRCLE_JOB": trigger.job,
-        **{k: _env_text(v) for k, v in trigger.parameters},
+        "CIRCLE_JOB": target.job,
+        **{k: _env_text(v) for k, v in target.parameters},
     }
-    body: dict[str, Any] = {"revision": context.sha, "build_parameters": build_parameters}
-    if context.branch:
+    body: dict[str, Any] = {"build_parameters": build_parameters}
+    if target.revision is not None:
+        body = {"revision": target.revision, **body}
+    if target.branch:
         # A branch is one path segment: hotfix/x must travel as hotfix%2Fx.
-        url = f"{base}/tree/{quote(context.branch, safe='')}"
+        url = f"{base}/tree/{quote(target.branch, safe='')}"
         lookup = url
     else:
         url = lookup = base
-        body = {"tag": context.tag, **body}
+        body = {"tag": target.tag, **body}
     return Route(
         url=url,
         body=body,
         lookup_url=f"{lookup}?limit={LOOKUP_LIMIT}",
         base=base,
-        slug=build_slug(context),
+        slug=f"{SLUG_VCS[parts[0]]}/{parts[1]}/{parts[2]}",
     )
 
 
-def project_url(api_url: str, context: Context) -> str:
-    project = "/".join(quote(part, safe="") for part in project_parts(context))
+def project_url(api_url: str, parts: tuple[str, str, str]) -> str:
+    project = "/".join(quote(part, safe="") for part in parts)
     return f"{api_url.rstrip('/')}/api/v1.1/project/{project}"
 
 
@@ -94,8 +99,20 @@ def found(
     settings: CircleCISettings,
 ) -> tuple[Fired, ...]:
     """Builds in a recent-builds list that ran this job at this revision, newest first: a
-    build summary names its job and revision, so nothing more is read."""
+    build summary names its job and revision, so nothing more is read. Unpinned: builds
+    of the job triggered through the API since this build's pipeline began."""
     builds = payload if isinstance(payload, list) else []
+    since = pipeline_created(client, request) if request.revision is None else None
+
+    def same(build: dict[str, Any]) -> bool:
+        parameters = build.get("build_parameters")
+        if not isinstance(parameters, dict) or parameters.get("CIRCLE_JOB") != request.job:
+            return False
+        if since is None:
+            return bool(build.get("vcs_revision") == request.revision)
+        queued = instant(build.get("queued_at"))
+        return build.get("why") == "api" and queued is not None and queued >= since
+
     return tuple(
         Fired(
             api=API,
@@ -106,10 +123,7 @@ def found(
             how=how,
         )
         for build in builds
-        if isinstance(build, dict)
-        and build.get("vcs_revision") == request.revision
-        and isinstance(build.get("build_parameters"), dict)
-        and build["build_parameters"].get("CIRCLE_JOB") == request.job
+        if isinstance(build, dict) and same(build)
     )
 
 

@@ -13,8 +13,9 @@ from urllib.parse import quote, urlencode
 
 from ci_deploy_gate.circleci.answers import message, refusal
 from ci_deploy_gate.circleci.host import DEFAULT_API_URL
-from ci_deploy_gate.circleci.model import Fired, Progress, Route, number, text
+from ci_deploy_gate.circleci.model import Fired, Progress, Route, Target, number, text
 from ci_deploy_gate.circleci.project import build_slug
+from ci_deploy_gate.circleci.since import instant, pipeline_created
 from ci_deploy_gate.errors import ApiError
 
 TYPE_CHECKING = False
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
     from ci_deploy_gate.circleci.model import Answer, TriggerRequest
     from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.context import Context
-    from ci_deploy_gate.model import CircleCISettings, Trigger
+    from ci_deploy_gate.model import CircleCISettings
 
+SHORT_PREFIXES = {"github": "gh", "bitbucket": "bb"}  # /pipeline/run takes gh/, not github/
 API = "v2"
 KIND = "pipeline"
 INTERNAL_ERROR_HINT: str | None = None  # a 5xx on v2 means nothing more specific
@@ -37,15 +39,13 @@ DEFAULT_WEB_URL = "https://app.circleci.com"
 FAILED = ("failed", "error", "failing", "canceled", "unauthorized", "not_run")
 
 
-SHORT_PREFIXES = {"github": "gh", "bitbucket": "bb"}  # /pipeline/run takes gh/, not github/
-
-
-def project_slug(context: Context, settings: CircleCISettings) -> str:
-    """circleci.project_slug, else gh/ORG/REPO or bb/ORG/REPO from the build; always with
-    the short prefix (gh, bb, circleci), which every v2 endpoint takes."""
-    if not settings.project_slug:
+def project_slug(context: Context, settings: CircleCISettings, project: str | None = None) -> str:
+    """The trigger's project, else circleci.project_slug, else gh/ORG/REPO or bb/ORG/REPO
+    from the build; always with the short prefix (gh, bb, circleci) every v2 endpoint takes."""
+    slug = project or settings.project_slug
+    if not slug:
         return build_slug(context)
-    prefix, _, rest = settings.project_slug.partition("/")
+    prefix, _, rest = slug.partition("/")
     return f"{SHORT_PREFIXES.get(prefix, prefix)}/{rest}"
 
 
@@ -53,18 +53,21 @@ def _path(slug: str) -> str:
     return "/".join(quote(part, safe="") for part in slug.split("/"))
 
 
-def route(api_url: str, context: Context, trigger: Trigger, settings: CircleCISettings) -> Route:
-    slug = project_slug(context, settings)
+def route(api_url: str, context: Context, target: Target, settings: CircleCISettings) -> Route:
+    """POST the pipeline with its parameters: the job's and the revision's when it has them;
+    on the target's branch or tag, or (none given) the project's default branch."""
+    slug = project_slug(context, settings, target.project)
     root = f"{api_url.rstrip('/')}/api/v2"
-    ref = {"branch": context.branch} if context.branch else {"tag": context.tag}
-    parameters: dict[str, Any] = {
-        **dict(trigger.parameters),
-        settings.job_parameter: trigger.job,
-        settings.revision_parameter: context.sha,
-    }
+    ref = {"branch": target.branch} if target.branch else {"tag": target.tag} if target.tag else {}
+    parameters: dict[str, Any] = dict(target.parameters)
+    if target.job is not None:
+        parameters[settings.job_parameter] = target.job
+    if target.revision is not None:
+        parameters[settings.revision_parameter] = target.revision
     body: dict[str, Any]
-    if settings.definition_id:
-        # The endpoint CircleCI recommends, and the only one for GitHub App and GitLab.
+    if settings.definition_id and target.project is None and ref:
+        # The endpoint CircleCI recommends, and the only one for GitHub App and GitLab; the
+        # definition is this project's.
         url = f"{root}/project/{_path(slug)}/pipeline/run"
         body = {
             "definition_id": settings.definition_id,
@@ -75,7 +78,7 @@ def route(api_url: str, context: Context, trigger: Trigger, settings: CircleCISe
     else:
         url = f"{root}/project/{_path(slug)}/pipeline"
         body = {**ref, "parameters": parameters}
-    query = f"?{urlencode({'branch': context.branch})}" if context.branch else ""
+    query = f"?{urlencode({'branch': target.branch})}" if target.branch else ""
     return Route(
         url=url,
         body=body,
@@ -153,8 +156,10 @@ def _triggered_here(pipeline: Mapping[str, Any], request: TriggerRequest) -> boo
         return False
     if request.branch is not None and vcs.get("branch") != request.branch:
         return False
-    if request.branch is None and vcs.get("tag") != request.tag:
-        return False
+    if request.tag is not None and vcs.get("tag") != request.tag:
+        return False  # (neither: the project's default branch, whichever it is)
+    if request.revision is None:
+        return True  # unpinned: any revision
     reported = pipeline.get("trigger_parameters")
     git = reported.get("git") if isinstance(reported, dict) else None
     checkout = git.get("checkout_sha") if isinstance(git, dict) else None
@@ -184,17 +189,22 @@ def found(
     branch or tag at this revision, and running the job's workflow (one workflow read per
     such candidate). Reported parameters, when present, decide instead."""
     items = payload.get("items") if isinstance(payload, dict) else None
+    since = pipeline_created(client, request) if request.revision is None else None
     matches = []
     for pipeline in items if isinstance(items, list) else []:
         if not isinstance(pipeline, dict):
             continue
-        said = _parameters_say(pipeline, request, settings)
         pipeline_id = text(pipeline.get("id"))
+        said: bool | None
+        if since is not None:  # unpinned: anything triggered through the API since
+            created = instant(pipeline.get("created_at"))
+            said = _triggered_here(pipeline, request) and created is not None and created >= since
+        else:
+            said = _parameters_say(pipeline, request, settings)
         if said is None:
-            said = (
-                _triggered_here(pipeline, request)
-                and pipeline_id is not None
-                and _runs_the_job(client, request, pipeline_id)
+            said = _triggered_here(pipeline, request) and (
+                request.job is None
+                or (pipeline_id is not None and _runs_the_job(client, request, pipeline_id))
             )
         if said:
             pipeline_number = number(pipeline.get("number"))

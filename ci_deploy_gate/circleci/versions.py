@@ -12,10 +12,17 @@ TYPE_CHECKING = False  # not `from typing`: importing typing is what this module
 if TYPE_CHECKING:
     from typing import Protocol
 
-    from ci_deploy_gate.circleci.model import Answer, Fired, Progress, Route, TriggerRequest
+    from ci_deploy_gate.circleci.model import (
+        Answer,
+        Fired,
+        Progress,
+        Route,
+        Target,
+        TriggerRequest,
+    )
     from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.context import Context
-    from ci_deploy_gate.model import CircleCISettings, Trigger
+    from ci_deploy_gate.model import CircleCISettings
 
     class ApiVersion(Protocol):
         """What each version's module provides; tests/test_versions.py holds every one to it."""
@@ -26,7 +33,7 @@ if TYPE_CHECKING:
         INTERNAL_ERROR_HINT: str | None
 
         def route(
-            self, api_url: str, context: Context, trigger: Trigger, settings: CircleCISettings
+            self, api_url: str, context: Context, target: Target, settings: CircleCISettings
         ) -> Route:
             """Where the trigger goes, with what body, and where to look for what it made."""
 

@@ -193,8 +193,8 @@ def triggers_exist(inputs: Inputs) -> Iterator[Finding]:
         what = "a job under jobs: or a workflow under workflows:"
     for rule in rules.rules:
         job = rule.trigger.job
-        if job in known:
-            continue
+        if job is None or rule.trigger.project is not None or job in known:
+            continue  # a pipeline with no job, or another project's: not this config's
         hint = suggest(job, known) or (f"known: {', '.join(known)}" if known else "none defined")
         yield Finding(
             "error",
@@ -350,7 +350,8 @@ def workspace_of_v1_jobs(inputs: Inputs) -> Iterator[Finding]:
     if inputs.rules.circleci.api != "v1.1":
         return
     pipelines = Pipelines(inputs.config, inputs.rules.circleci)
-    for job in dict.fromkeys(rule.trigger.job for rule in inputs.rules.rules):
+    jobs = (rule.trigger.job for rule in inputs.rules.rules if rule.trigger.project is None)
+    for job in dict.fromkeys(job for job in jobs if job is not None):
         attach = [s for s in pipelines.steps(job) if s.name == "attach_workspace"]
         if attach:
             yield Finding(
