@@ -29,4 +29,5 @@ class Refused(Exception):
     def __init__(self, reason: str, *, secret: bool = False) -> None:
         self.reason = reason
         self.secret = secret  # the shell text holds a token: name the line, not the text
+        self.line: int | None = None  # in the script, set by the first reader that knows it
         super().__init__(reason)

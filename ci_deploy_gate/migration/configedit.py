@@ -184,6 +184,31 @@ def _own(holder: Any, key: str) -> bool:
     return getattr(anchor, "value", None) is None
 
 
+def _comment_after(holder: Any, key: str) -> str | None:
+    """The comment at the end of a key's line, taken off: once the value becomes a block
+    it would trail the block, so it goes back on the key's line. ruamel keeps a comment
+    after an alias (`environment: *env  # ...`) before the next key, so look there too."""
+    try:
+        line = holder.lc.key(key)[0]
+    except (AttributeError, KeyError, TypeError):
+        return None
+    keys = [k for k, _ in holder.non_merged_items()]
+    following = keys[keys.index(key) + 1] if key in keys and keys.index(key) + 1 < len(keys) else None
+    for name, slot in ((key, 2), (following, 1)):
+        tokens = holder.ca.items.get(name) if name is not None else None
+        found = tokens[slot] if tokens and len(tokens) > slot else None
+        for token in found if isinstance(found, list) else [found]:
+            if token is not None and getattr(token, "start_mark", None) is not None:
+                if token.start_mark.line == line and token.value.strip().startswith("#"):
+                    text = token.value.strip()
+                    if isinstance(found, list):
+                        found.remove(token)
+                    else:
+                        tokens[slot] = None
+                    return " ".join(text[1:].split())
+    return None
+
+
 def _is_map(value: object) -> bool:
     """isinstance without narrowing: ruamel's maps are edited through Any."""
     return isinstance(value, Mapping)
@@ -252,7 +277,10 @@ def pin_job(
             if isinstance(item, Mapping):
                 target.update(item)
         if "environment" in own_keys:
+            said = _comment_after(body, "environment")
             body["environment"] = target
+            if said:
+                body.yaml_add_eol_comment(said, "environment")
         else:
             at = own_keys.index("steps") if "steps" in own_keys else len(own_keys)
             body.insert(at, "environment", target)

@@ -84,6 +84,8 @@ def both(*items: Cond) -> Cond:
         if item == TRUE:
             continue
         for each in item.items if isinstance(item, And) else (item,):
+            if negate(each) in flat:
+                return FALSE  # x and not x
             if each not in flat:
                 flat.append(each)
     return TRUE if not flat else flat[0] if len(flat) == 1 else And(tuple(flat))
@@ -97,6 +99,8 @@ def either(*items: Cond) -> Cond:
         if item == FALSE:
             continue
         for each in item.items if isinstance(item, Or) else (item,):
+            if negate(each) in flat:
+                return TRUE  # x or not x: what an `if` without `else` leaves behind
             if each not in flat:
                 flat.append(each)
     return FALSE if not flat else flat[0] if len(flat) == 1 else Or(tuple(flat))
@@ -133,6 +137,24 @@ def _render(cond: Cond, outer: int) -> str:
     level, word = (2, " and ") if isinstance(cond, And) else (1, " or ")
     text = word.join(_render(item, level) for item in cond.items)
     return f"({text})" if outer > level else text
+
+
+_REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
+_CLASS_SPECIAL = frozenset("\\]^-[")
+
+
+def escape(char: str, *, in_class: bool = False) -> str:
+    """One literal character in a Python regex, escaped only where it must be (re.escape
+    also escapes `-` and `/`, which reads badly in a rule); `/` as the gate's /regex/
+    needs it."""
+    if char == "/":
+        return "\\/"
+    special = _CLASS_SPECIAL if in_class else _REGEX_SPECIAL
+    if char in special:
+        return "\\" + char
+    if char == "\n":
+        return "\\n"
+    return char
 
 
 def slashed(regex: str) -> str:

@@ -52,7 +52,6 @@ class Plan(NamedTuple):
 class _Found(NamedTuple):
     step: Step
     triggers: tuple[Trigger, ...]
-    tests: tuple[str, ...]
 
 
 def make_plan(config_path: str, rules_path: str) -> Plan | None:
@@ -74,10 +73,11 @@ def make_plan(config_path: str, rules_path: str) -> Plan | None:
         try:
             read = find_triggers(parse_script(step.command))
         except Refused as exc:
-            text = "the step's command" if exc.secret else _first_line(step.command)
-            refusals.append(Refusal(step.line, text, exc.reason))
+            line = step.line + (exc.line or 1) - 1
+            text = "the step's command" if exc.secret else _script_line(step.command, exc.line)
+            refusals.append(Refusal(line, text, exc.reason))
             continue
-        if not read.triggers:
+        if not read:
             refusals.append(
                 Refusal(
                     step.line,
@@ -86,7 +86,7 @@ def make_plan(config_path: str, rules_path: str) -> Plan | None:
                 )
             )
             continue
-        found.append(_Found(step, read.triggers, read.tests))
+        found.append(_Found(step, read))
     if not found and not refusals:
         return None
     if os.path.exists(rules_path):
@@ -116,6 +116,13 @@ def make_plan(config_path: str, rules_path: str) -> Plan | None:
     text = rules_text(config_path, settings, rules)
     _validated(text, rules_path)
     return Plan(config_path, rules_path, old, edit.dump(loaded), text, tuple(dict.fromkeys(notes)))
+
+
+def _script_line(text: str, line: int | None) -> str:
+    lines = text.splitlines()
+    if line is None or not 0 < line <= len(lines):
+        return _first_line(text)
+    return lines[line - 1].strip()
 
 
 def _first_line(text: str) -> str:
@@ -231,7 +238,7 @@ def _rules(
                     render(condition),
                     trigger.job,
                     trigger.parameters,
-                    (f"{path}:{line}: {trigger.text}", *(f"under: {t}" for t in item.tests)),
+                    (f"{path}:{line}: {trigger.text}", *(f"under: {t}" for t in trigger.tests)),
                 )
             )
             if not trigger.pinned:

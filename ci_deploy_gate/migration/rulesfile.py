@@ -40,8 +40,8 @@ def scalar(value: str) -> str:
     """A YAML scalar that reads back as this string."""
     if _PLAIN.fullmatch(value) and value.lower() not in _YAML_WORDS and not value[0].isdigit():
         return value
-    if '"' in value and "'" not in value and "\n" not in value:
-        return f"'{value}'"
+    if "'" not in value and "\n" not in value and value.isprintable():
+        return f"'{value}'"  # backslashes stay as they are: a /regex/ reads as written
     return json.dumps(value)
 
 

@@ -31,6 +31,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _COMMAND_ENDS = frozenset(" \t\n;&|()<>")
 _RESERVED = frozenset({"for", "while", "until", "case", "select", "function", "{", "}"})
 _REDIRECT = re.compile(r"[0-9]*(?:>>|>&|<&|&>|>\||<>|>|<)")
+_EXTGLOB = frozenset("@!+*?")  # before `(` in `[[ ]]`: bash's extended globs
 MAX_DEPTH = 50  # nested `if`s: far past any real step, short of Python's recursion limit
 
 
@@ -185,6 +186,8 @@ class _Lexer:
             if mode == "command" and char in _COMMAND_ENDS:
                 break
             if mode == "cond" and (char in "();" or self.source.startswith(("&&", "||"), self.at)):
+                if char == "(" and parts and not parts[-1].quoted and parts[-1].text in _EXTGLOB:
+                    raise Refused("an extended glob (@(...), !(...), +(...)) is not translated")
                 break
             if mode == "regex":
                 if char == "(":

@@ -31,6 +31,7 @@ from ci_deploy_gate.migration.ifexpr import (
     either,
     fact_of_variable,
     is_set,
+    escape,
     negate,
     slashed,
 )
@@ -349,7 +350,7 @@ def _bash_glob(chars: list[tuple[str, bool]], source: str) -> _Pattern:
     while i < len(chars):
         char, quoted = chars[i]
         if quoted or char not in "*?[()|":
-            regex.append(re.escape(char))
+            regex.append(escape(char))
             if fn is not None:
                 fn.append(f"[{char}]" if char in "*?[" else char)
             i += 1
@@ -366,7 +367,7 @@ def _bash_glob(chars: list[tuple[str, bool]], source: str) -> _Pattern:
         elif char == "[":
             found = _bracket(chars, i, ere=False)
             if found is None:  # no closing `]`: a literal `[`
-                regex.append(re.escape("["))
+                regex.append(escape("["))
                 if fn is not None:
                     fn.append("[[]")
                 i += 1
@@ -426,7 +427,7 @@ def _bracket(
             continue
         if quoted and not ere and char == "\\":
             plain = False
-        members.append(slashed(re.escape(char)))
+        members.append(escape(char, in_class=True))
         if not _GLOB_SAFE.fullmatch(char):
             plain = False
         i += 1
@@ -472,7 +473,7 @@ def _ere(chars: list[tuple[str, bool]], source: str) -> tuple[str, bool, bool, b
     while i < len(chars):
         char, quoted = chars[i]
         if quoted:
-            out.append(slashed(re.escape(char)))
+            out.append(escape(char))
         elif char == "^":
             if i == 0:
                 anchored_start = True
@@ -516,7 +517,7 @@ def _ere(chars: list[tuple[str, bool]], source: str) -> tuple[str, bool, bool, b
             i += interval.end()
             continue
         else:
-            out.append(slashed(re.escape(char)))
+            out.append(escape(char))
         i += 1
     if depth:
         raise Refused(f"{source}: an unclosed `(`")

@@ -77,11 +77,7 @@ class Trigger(NamedTuple):
     guard: Condition  # when the script reaches it
     line: int  # in the script
     text: str  # the curl command (a token is always a $VARIABLE)
-
-
-class Found(NamedTuple):
-    triggers: tuple[Trigger, ...]
-    tests: tuple[str, ...]  # the shell text of the tests around them, for the rules file
+    tests: tuple[str, ...] = ()  # the shell tests read before it, for the rules file
 
 
 def is_curl(node: Node) -> bool:
@@ -95,6 +91,14 @@ class _Walk:
 
     def walk(self, node: Node, reached: Condition) -> Condition:
         """Record the triggers under `node`; what is reached after it."""
+        try:
+            return self._walk(node, reached)
+        except Refused as exc:
+            if exc.line is None:
+                exc.line = line_of(node)
+            raise
+
+    def _walk(self, node: Node, reached: Condition) -> Condition:
         if isinstance(node, Sequence):
             for item in node.items:
                 reached = self.walk(item, reached)
@@ -113,7 +117,8 @@ class _Walk:
             return both(reached, translate_test(node))  # bash -e: a failed test ends it
         assert isinstance(node, Command)
         if is_curl(node):
-            self.triggers.append(read_curl(node, reached))
+            found = read_curl(node, reached)
+            self.triggers.append(found._replace(tests=tuple(dict.fromkeys(self.tests))))
             return reached
         return both(reached, _harmless(node))
 
@@ -163,6 +168,14 @@ class _Walk:
 
     def status(self, node: Node) -> Condition:
         """When a command list succeeds; only tests and printing may be in it."""
+        try:
+            return self._status(node)
+        except Refused as exc:
+            if exc.line is None:
+                exc.line = line_of(node)
+            raise
+
+    def _status(self, node: Node) -> Condition:
         if isinstance(node, Sequence):
             if not node.items:
                 return TRUE
@@ -187,6 +200,14 @@ class _Walk:
         if _exits(node):
             raise Refused("`exit` inside a condition")
         return _harmless(node)
+
+
+def line_of(node: Node) -> int | None:
+    if isinstance(node, Sequence):
+        return line_of(node.items[0]) if node.items else None
+    if isinstance(node, AndOr):
+        return line_of(node.items[0])
+    return node.line
 
 
 def _is_test(node: Node) -> bool:
@@ -217,11 +238,11 @@ def _harmless(node: Command) -> Condition:
     )
 
 
-def find_triggers(script: Sequence) -> Found:
+def find_triggers(script: Sequence) -> tuple[Trigger, ...]:
     """Every curl trigger of the script and when it runs."""
     walk = _Walk()
     walk.walk(script, TRUE)
-    return Found(tuple(walk.triggers), tuple(dict.fromkeys(walk.tests)))
+    return tuple(walk.triggers)
 
 
 # --- reading one curl -------------------------------------------------------------------
