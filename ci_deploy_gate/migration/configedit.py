@@ -193,19 +193,21 @@ def _comment_after(holder: Any, key: str) -> str | None:
     except (AttributeError, KeyError, TypeError):
         return None
     keys = [k for k, _ in holder.non_merged_items()]
-    following = keys[keys.index(key) + 1] if key in keys and keys.index(key) + 1 < len(keys) else None
+    after = keys.index(key) + 1 if key in keys else len(keys)
+    following = keys[after] if after < len(keys) else None
     for name, slot in ((key, 2), (following, 1)):
-        tokens = holder.ca.items.get(name) if name is not None else None
-        found = tokens[slot] if tokens and len(tokens) > slot else None
+        tokens: Any = holder.ca.items.get(name) if name is not None else None
+        found: Any = tokens[slot] if tokens and len(tokens) > slot else None
+        token: Any
         for token in found if isinstance(found, list) else [found]:
-            if token is not None and getattr(token, "start_mark", None) is not None:
-                if token.start_mark.line == line and token.value.strip().startswith("#"):
-                    text = token.value.strip()
-                    if isinstance(found, list):
-                        found.remove(token)
-                    else:
-                        tokens[slot] = None
-                    return " ".join(text[1:].split())
+            mark = getattr(token, "start_mark", None)
+            if mark is not None and mark.line == line and token.value.strip().startswith("#"):
+                text = token.value.strip()
+                if isinstance(found, list):
+                    found.remove(token)
+                else:
+                    tokens[slot] = None
+                return " ".join(text[1:].split())
     return None
 
 

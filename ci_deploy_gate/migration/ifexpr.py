@@ -89,10 +89,12 @@ def both(*items: Cond) -> Cond:
             if each not in flat:
                 flat.append(each)
     # `FACT is VALUE` and `FACT matches ...` already say the fact is set
-    tested = {
-        leaf.fact for leaf in flat if isinstance(leaf, Leaf) and leaf != is_set(leaf.fact)
-    }
-    flat = [item for item in flat if not (isinstance(item, Leaf) and item == is_set(item.fact) and item.fact in tested)]
+    tested = {leaf.fact for leaf in flat if isinstance(leaf, Leaf) and leaf != is_set(leaf.fact)}
+    flat = [
+        item
+        for item in flat
+        if not (isinstance(item, Leaf) and item == is_set(item.fact) and item.fact in tested)
+    ]
     return TRUE if not flat else flat[0] if len(flat) == 1 else And(tuple(flat))
 
 

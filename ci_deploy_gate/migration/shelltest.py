@@ -29,9 +29,9 @@ from ci_deploy_gate.migration.ifexpr import (
     Leaf,
     both,
     either,
+    escape,
     fact_of_variable,
     is_set,
-    escape,
     negate,
     slashed,
 )
