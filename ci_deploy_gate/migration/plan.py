@@ -193,7 +193,7 @@ def _rules(
                 # old curl fired nothing
                 condition = both(condition, is_set(branch))
             if len(jobs) > 1:
-                condition = both(Leaf("job", "is", step.job), condition)
+                condition = both(Leaf(fact_of_variable("CIRCLE_JOB"), "is", step.job), condition)
             if trigger.branch is not None and not mentions(condition, branch, "is", trigger.branch):
                 refusals.append(
                     Refusal(
