@@ -25,7 +25,8 @@ DESCRIPTION = (
 )
 EPILOG = (
     "other commands: check (validate the rules against .circleci/config.yml), "
-    "schema (the rules file's JSON Schema), init (a starter rules file); "
+    "schema (the rules file's JSON Schema), init (a starter rules file), migrate (a "
+    "config firing jobs through API v1.1 moved to v2); "
     "see ci-deploy-gate COMMAND --help. "
     "exit codes: 0 fired, already triggered, skipped or dry-run; 1 CircleCI refused "
     "or unreachable, or (--wait, --wait-for-nodes) the deploy or another node failed; "

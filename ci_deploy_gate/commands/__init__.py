@@ -4,5 +4,5 @@
 Kept to this table: every run of the gate imports it to tell a command from an option.
 """
 
-NAMES = ("check", "schema", "init")
+NAMES = ("check", "schema", "init", "migrate")
 VERBOSE_HELP = "on an internal error, print its traceback too"
