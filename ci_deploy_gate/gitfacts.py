@@ -28,6 +28,10 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 DEFAULT_BRANCHES = ("origin/HEAD", "origin/main", "origin/master")
 _CHUNK = 1 << 16
 _USERINFO = re.compile(r"(?<=://)[^@/]+@")  # https://user:token@host/...: never kept
+# `HEAD`, `HEAD~2`, `HEAD^2`, `@^`: in changed_base these start from CIRCLE_SHA1, not from
+# the checkout's HEAD, which a step that merges upstream before the gate moves on.
+# `HEAD@{1}` (the reflog) is not of that form and stays the checkout's.
+_HEAD = re.compile(r"^(?:HEAD|@)(?=$|[~^])")
 
 
 def _import_git() -> Any:
@@ -138,10 +142,11 @@ def _text(value: str | bytes) -> str:
 
 
 def _base(repo: Any, commit: Any, spec: str | None) -> tuple[str, str]:
-    """(base commit, how it was chosen): changed_base as written, else the merge-base
-    with the remote's default branch, else (on that branch itself) the first parent."""
+    """(base commit, how it was chosen): changed_base as written (`HEAD` being the
+    commit), else the merge-base with the remote's default branch, else (on that branch
+    itself) the first parent."""
     if spec:
-        found = _resolve(repo, spec)
+        found = _resolve(repo, _HEAD.sub(commit.hexsha, spec, count=1))
         if found is None:
             raise _missing(
                 repo,

@@ -179,6 +179,43 @@ rules:
     assert actual["how"] == "changed_base HEAD~1"
 
 
+@pytest.mark.parametrize("base", ["HEAD~1", "HEAD^", "HEAD^1", "@~1", "HEAD~0^"])
+def test_changed_base_head_counts_from_circle_sha1_not_the_checkout(repo: Repo, base: str) -> None:
+    """A step merged upstream into the checkout before the gate: HEAD moved past CIRCLE_SHA1."""
+    repo.git("checkout", "-q", "-b", "feature")
+    a = repo.commit("A", "services/web/a.js")
+    b = repo.commit("B", "services/api/b.py")
+    repo.commit("C", "services/web/c.js")  # checked out, one ahead of CIRCLE_SHA1
+    rules = f"""\
+changed_base: "{base}"
+match: all
+rules:
+  - name: api
+    if: changed "services/api/**"
+    trigger: deploy_api
+  - name: web
+    if: changed "services/web/**"
+    trigger: deploy_web
+"""
+    doc = decide(repo, rules, sha=b)
+    assert [r["matched"] for r in doc["rules"]] == [True, False]  # type: ignore[index]
+    assert doc["rules"][0]["conditions"][0]["actual"] == {  # type: ignore[index]
+        "base": a,
+        "how": f"changed_base {base}",
+        "paths": 1,
+        "matching": ["services/api/b.py"],
+    }
+
+
+def test_changed_base_head_of_the_reflog_stays_the_checkouts(repo: Repo) -> None:
+    """`HEAD@{1}` is not HEAD's ancestry but where the checkout's HEAD was before."""
+    b = repo.commit("B", "services/api/b.py")
+    head = repo.commit("C", "services/web/c.js")
+    doc = decide(repo, 'changed_base: "HEAD@{1}"\n' + GIT_RULE, sha=head)
+    actual = doc["rules"][0]["conditions"][0]["actual"]  # type: ignore[index]
+    assert (actual["base"], actual["matching"]) == (b, [])
+
+
 def test_answers_keep_few_examples_and_count_every_path() -> None:
     paths = [f"src/{i}.py" for i in range(1000)] + ["docs/a.md"]
     total, answers = answer_paths(
