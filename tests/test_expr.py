@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from ci_deploy_gate.conditions import evaluate
 from ci_deploy_gate.context import build_context
-from ci_deploy_gate.explain import atoms
+from ci_deploy_gate.explain import explained
 from ci_deploy_gate.expr import ExprError, parse
 
 CONTEXT = build_context(
@@ -154,7 +154,7 @@ def test_contains_works_on_any_text_fact() -> None:
 
 def test_explanation_quotes_each_condition_with_its_value() -> None:
     expr = parse("branch is main or (not pull_request and user is alice)")
-    found = [(a.condition, a.result, a.actual) for a in atoms(expr, CONTEXT)]
+    found = [(a.condition, a.result, a.actual) for a in explained(expr, CONTEXT)[1]]
     assert found == [
         ("branch is main", False, "release/2.1"),
         ("not pull_request", True, False),
@@ -255,4 +255,4 @@ def test_true_and_false_are_conditions(
 ) -> None:
     condition = parse(source)
     assert evaluate(condition, CONTEXT) is expected
-    assert [(a.condition, a.result, a.actual) for a in atoms(condition, CONTEXT)] == shown
+    assert [(a.condition, a.result, a.actual) for a in explained(condition, CONTEXT)[1]] == shown

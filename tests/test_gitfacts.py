@@ -164,6 +164,7 @@ def test_changed_base_from_the_file_and_per_rule(repo: Repo) -> None:
     repo.publish()
     rules = f"""\
 changed_base: {first}
+match: all
 rules:
   - name: since-first
     if: changed "services/api/**"
@@ -267,6 +268,7 @@ def test_when_map_git_facts(repo: Repo) -> None:
     repo.git("checkout", "-q", "-b", "feature")
     repo.commit("release: api 2.0", "services/api/v2.py")
     rules = """\
+match: all
 rules:
   - name: api
     when:
@@ -340,7 +342,8 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
     folder = tmp_path / "plain"
     folder.mkdir()
     assert error_of(folder) == (
-        f"ci-deploy-gate: error: git: {folder} is not in a git repository (git facts and the "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        f"git: {folder} is not in a git repository (git facts and the "
         "local dry-run read the checkout: run in it, or pass --repo PATH)"
     )
 
@@ -348,7 +351,9 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
 def test_sha_missing_from_the_clone(repo: Repo) -> None:
     sha = "0123456789abcdef0123456789abcdef01234567"
     assert error_of(repo.path, CIRCLE_SHA1=sha) == (
-        f"ci-deploy-gate: error: git: CIRCLE_SHA1 {sha} is not a commit in {repo.path} "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        f"git: CIRCLE_SHA1 {sha} is not a commit "
+        f"in {repo.path} "
         "(run the gate in the checkout of the build, or pass --repo PATH)"
     )
 
@@ -357,8 +362,9 @@ def test_base_not_resolvable(repo: Repo) -> None:
     rules = f"changed_base: origin/release\n{GIT_RULE}"
     sha = repo.git("rev-parse", "HEAD")
     assert error_of(repo.path, rules=rules, CIRCLE_SHA1=sha) == (
-        "ci-deploy-gate: error: git: changed_base 'origin/release' does not name a commit in "
-        f"{repo.path} (fetch it first, e.g. `git fetch origin release`)"
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:3: rules[0] (api): changed: "
+        f"git: changed_base 'origin/release' does not name "
+        f"a commit in {repo.path} (fetch it first, e.g. `git fetch origin release`)"
     )
 
 
@@ -366,7 +372,9 @@ def test_no_default_branch_says_how_to_fetch_it(tmp_path: Path) -> None:
     bare = Repo(tmp_path / "bare")
     sha = bare.commit("init", "a.py")
     assert error_of(bare.path, CIRCLE_SHA1=sha) == (
-        f"ci-deploy-gate: error: git: cannot find the remote's default branch in {bare.path} "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        f"git: cannot find the remote's default branch "
+        f"in {bare.path} "
         "(none of origin/HEAD, origin/main, origin/master; CircleCI's checkout fetches only "
         "the branch it builds): fetch it, e.g. `git fetch origin main`, or set changed_base "
         "in the rules file"
@@ -384,13 +392,16 @@ def test_shallow_clone_names_the_cause_and_the_fix(repo: Repo, tmp_path: Path) -
     rules = f"changed_base: HEAD~1\n{GIT_RULE}"
     sha = clone.git("rev-parse", "HEAD")
     assert error_of(clone.path, rules=rules, CIRCLE_SHA1=sha) == (
-        "ci-deploy-gate: error: git: changed_base 'HEAD~1' does not name a commit in "
-        f"{clone.path} (this clone is shallow, the usual cause: fetch the history first, "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:3: rules[0] (api): changed: "
+        f"git: changed_base 'HEAD~1' does not name a commit "
+        f"in {clone.path} (this clone is shallow, the usual cause: fetch the history first, "
         "e.g. `git fetch --unshallow` (or a deeper --depth) before the gate runs)"
     )
     # the default base: the commit is on origin/main, and its parent was not fetched
     assert error_of(clone.path, CIRCLE_SHA1=sha).startswith(
-        f"ci-deploy-gate: error: git: the parent of {sha} was not fetched in {clone.path} "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        f"git: the parent of {sha} was not fetched "
+        f"in {clone.path} "
         "(this clone is shallow, the usual cause"
     )
 
@@ -402,7 +413,10 @@ def test_git_not_installed(repo: Repo) -> None:
         GIT_PYTHON_GIT_EXECUTABLE="/nonexistent/git",
         GIT_PYTHON_REFRESH="error",
     )
-    assert message.startswith("ci-deploy-gate: error: git: cannot run git (")
+    assert message.startswith(
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        "git: cannot run git ("
+    )
     assert message.endswith(
         "install git, or drop the git facts (message, author, committer, messages, changed) "
         "from the rules"
@@ -417,7 +431,8 @@ def test_a_broken_repository_is_one_git_line(repo: Repo) -> None:
     (repo.path / ".git" / "objects" / middle[:2] / middle[2:]).unlink()
     rules = f"changed_base: {base}\nrules:\n  - {{name: a, if: messages contain x, trigger: d}}\n"
     assert error_of(repo.path, rules=rules, CIRCLE_SHA1=head) == (
-        f"ci-deploy-gate: error: git: `git rev-list {base}..{head} --` failed: error: Could "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:3: rules[0] (a): messages: "
+        f"git: `git rev-list {base}..{head} --` failed: error: Could "
         f"not read {middle}; fatal: revision walk setup failed"
     )
 
@@ -430,7 +445,8 @@ def test_a_diff_git_cannot_read_is_one_git_line(repo: Repo) -> None:
     rules = f"changed_base: {base}\n{GIT_RULE}"
     message = error_of(repo.path, rules=rules, CIRCLE_SHA1=head)
     assert message.startswith(
-        "ci-deploy-gate: error: git: `git diff --name-only -z --no-renames --no-ext-diff "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:3: rules[0] (api): changed: "
+        "git: `git diff --name-only -z --no-renames --no-ext-diff "
         f"{base} {head}` failed: "
     )
     assert tree in message
@@ -447,7 +463,8 @@ def test_an_exported_variable_wins_over_the_checkout(repo: Repo) -> None:
 
 def test_git_facts_need_the_sha(repo: Repo) -> None:
     assert error_of(repo.path, CIRCLE_SHA1=None) == (
-        "ci-deploy-gate: error: environment: CIRCLE_SHA1 is not set: the git facts "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        "environment: CIRCLE_SHA1 is not set: the git facts "
         "(message, author, committer, messages, changed) are of that commit"
     )
 
