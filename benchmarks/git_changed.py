@@ -5,9 +5,9 @@ then times, in interleaved pairs so a noisy machine slows both sides alike:
 
   - git:      git diff --name-only -z BASE HEAD, as a process (the floor: git listing
               the paths it changed);
-  - decision: in a fresh gate process, reading the git facts of that range and deciding
-              (gitfacts.read_git_facts + evaluate.decide); interpreter start and imports are
-              benchmarks/startup.py's business and are left out here;
+  - decision: in a fresh gate process, deciding (evaluate.decide, whose gitfacts.LazyGit
+              reads the range when the first `changed` asks); interpreter start and
+              imports are benchmarks/startup.py's business and are left out here;
 
 and reports the median of the per-pair ratios, the whole `python -m ci_deploy_gate` run
 for reference, and the gate process's own peak memory (VmHWM: without the git
@@ -100,14 +100,14 @@ import json, resource, sys, time
 import git
 from ci_deploy_gate.context import build_context
 from ci_deploy_gate.evaluate import decide, git_needs
-from ci_deploy_gate.gitfacts import read_git_facts
+from ci_deploy_gate.gitfacts import LazyGit
 from ci_deploy_gate.rules import load_rules
 
 rules = load_rules(sys.argv[1])
 context = build_context({"CIRCLE_SHA1": sys.argv[2], "CIRCLE_BRANCH": "main"})
 started = time.perf_counter()
-facts = read_git_facts(".", context.sha, git_needs(rules))
-outcome = decide(rules, context._replace(git=facts))
+facts = LazyGit(".", context.sha, git_needs(rules).queries)
+outcome = decide(rules, context._replace(git=facts))  # reads the range it needs
 elapsed = time.perf_counter() - started
 assert not outcome.fire
 # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child would inherit the
@@ -118,7 +118,7 @@ try:
     peak = int(hwm.split()[1]) / 1024
 except OSError:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps([elapsed, peak, next(iter(facts.ranges.values())).total]))
+print(json.dumps([elapsed, peak, facts.changed(rules.changed_base).total]))
 """
 
 

@@ -1,17 +1,18 @@
 """The facts a rule can test: read once from the build's CIRCLE_* environment, and from
-git (`gitfacts`) when a rule asks for a commit's message, author or changed paths."""
+git (`gitfacts`) when a verdict needs a commit's message, author or changed paths."""
 
 from __future__ import annotations
 
 import re
 
+from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.records import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
-    from typing import Union
+    from typing import Protocol, Union
 
 
 class PathQuery(NamedTuple):
@@ -39,7 +40,6 @@ class ChangeRange(NamedTuple):
     how: str  # how the base was chosen, for the report
     total: int  # paths changed
     answers: Mapping[PathQuery, PathAnswer]
-    messages: tuple[str, ...]  # of every commit in the range, newest first
 
 
 class TimeState(NamedTuple):
@@ -169,9 +169,19 @@ def vcs_from_url(url: str) -> str | None:
     return VCS_HOSTS.get(found.group("host").lower()) if found else None
 
 
-class GitFacts(NamedTuple):
-    commit: Mapping[str, str]  # the COMMIT_FACTS that were asked for
-    ranges: Mapping[str | None, ChangeRange]  # by changed_base as written; None: default
+if TYPE_CHECKING:
+
+    class GitReader(Protocol):
+        """The git facts, read when first asked for (`gitfacts.LazyGit`); a fact that
+        cannot be read raises ConfigError."""
+
+        @property
+        def read(self) -> Mapping[str, str]:
+            """The git facts read so far, and where from: the report's `sources`."""
+
+        def commit_fact(self, name: str) -> str: ...
+        def changed(self, base: str | None) -> ChangeRange: ...
+        def messages(self, base: str | None) -> tuple[str, ...]: ...
 
 
 class Context(NamedTuple):
@@ -184,7 +194,7 @@ class Context(NamedTuple):
     vcs: str | None
     repository_url: str | None
     on_circleci: bool
-    git: GitFacts | None = None  # read only when a rule tests a git fact
+    git: GitReader | None = None  # only when a rule tests a git fact; reads on first use
     sources: Mapping[str, str] = {}  # fact -> where it came from, for the report
     now: datetime | None = None  # the run's one instant: --now, or the clock read once
     calendar: Calendar | None = None  # the windows and freezes at `now`, from `evaluate`
@@ -192,9 +202,10 @@ class Context(NamedTuple):
     def get(self, name: str) -> FactValue:
         return self.scoped(None).get(name)
 
-    def scoped(self, base: str | None) -> Scoped:
-        """The facts as one rule sees them: `changed` and `messages` follow its base."""
-        return Scoped(self, base)
+    def scoped(self, base: str | None, where: str = "") -> Scoped:
+        """The facts as one rule sees them: `changed` and `messages` follow its base, and
+        a git fact that cannot be read names `where` (the rule) in its error."""
+        return Scoped(self, base, where)
 
     @property
     def branch(self) -> str | None:
@@ -210,8 +221,12 @@ class Context(NamedTuple):
 
 
 class Scoped(NamedTuple):
+    """The facts the evaluation of one rule (or one freeze's `unless`) reads: a git fact
+    is read only when asked for, so only when a verdict needs it."""
+
     context: Context
     base: str | None
+    where: str = ""  # `gate.yml:7: rules[1] (api)`, named when a git fact cannot be read
 
     def get(self, name: str) -> FactValue:
         context = self.context
@@ -220,15 +235,23 @@ class Scoped(NamedTuple):
         if name in TIME_FACTS:
             return context.calendar
         if name in GIT_FACTS:
-            if context.git is None:
-                return None
-            if name in COMMIT_FACTS:
-                return context.git.commit.get(name)
-            found = context.git.ranges.get(self.base)
-            if found is None:
-                return None
-            return found.messages if name == "messages" else found
+            return self._git(name)
         return context.facts.get(name)
+
+    def _git(self, name: str) -> FactValue:
+        reader = self.context.git
+        if reader is None:  # no rule tests a git fact
+            return None
+        try:
+            if name in COMMIT_FACTS:
+                return reader.commit_fact(name)
+            if name == "messages":
+                return reader.messages(self.base)
+            return reader.changed(self.base)
+        except ConfigError as exc:
+            if not self.where:
+                raise
+            raise ConfigError(f"{self.where}: {name}: {exc}") from None
 
 
 def _text(value: FactValue) -> str | None:

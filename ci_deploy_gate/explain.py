@@ -1,5 +1,6 @@
 """The explanation: each rule's conditions as `[x] condition  (fact: actual)` lines and the
-report's `conditions` list, with the fact's value as it decided the verdict."""
+report's `conditions` list, with the fact's value as it decided the verdict, and the
+conditions the verdict did not need (their facts never read)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from ci_deploy_gate.conditions import (
     Not,
     Search,
     Within,
-    evaluate,
     items_of,
 )
 from ci_deploy_gate.context import EXAMPLES, Calendar, ChangeRange
@@ -37,34 +37,70 @@ CONSTANT = "constant"  # what an explanation names as the "fact" of `true` and `
 
 
 class Atom(NamedTuple):
-    """One condition as shown in an explanation: its text, verdict and the fact's value."""
+    """One condition as shown in an explanation: its text, verdict and the fact's value;
+    `result` is None for a condition the verdict did not need (nor its fact read)."""
 
     condition: str
-    result: bool
+    result: bool | None
     actual: Shown
     field: str
 
+    @property
+    def needed(self) -> bool:
+        return self.result is not None
 
-def atoms(expr: Expr, facts: Facts) -> Iterator[Atom]:
-    """The conditions an explanation lists, each with its verdict and the fact's value."""
+
+def explained(expr: Expr, facts: Facts) -> tuple[bool, tuple[Atom, ...]]:
+    """The verdict and the conditions an explanation lists. `and` and `or` go left to
+    right and stop once the verdict is known, as `evaluate` does: the conditions after
+    that are listed as not needed, and their facts (git's, above all) are never read."""
+    found: list[Atom] = []
+    return _explain(expr, facts, found), tuple(found)
+
+
+def _explain(expr: Expr, facts: Facts, found: list[Atom]) -> bool:
     if isinstance(expr, (All, AnyOf)):
-        for item in expr.items:
-            yield from atoms(item, facts)
-    elif isinstance(expr, Constant):
-        yield Atom(expr.text, expr.value, expr.value, CONSTANT)
-    elif isinstance(expr, Not):
+        deciding = isinstance(expr, AnyOf)  # what ends an `or`: true; an `and`: false
+        for index, item in enumerate(expr.items):
+            if _explain(item, facts, found) is deciding:
+                for rest in expr.items[index + 1 :]:
+                    found.extend(unneeded(rest))
+                return deciding
+        return not deciding
+    if isinstance(expr, Constant):
+        found.append(Atom(expr.text, expr.value, expr.value, CONSTANT))
+        return expr.value
+    if isinstance(expr, Not):
         # `not pull_request` reads best as one condition; `not (a or b)` shows a and b.
         if isinstance(expr.operand, Constant):
-            yield Atom(expr.text, not expr.operand.value, expr.operand.value, CONSTANT)
-        elif isinstance(expr.operand, LEAVES):
-            field = expr.operand.field
-            shown = shown_actual(expr.operand, facts.get(field))
-            yield Atom(expr.text, evaluate(expr, facts), shown, field)
-        else:
-            yield from atoms(expr.operand, facts)
+            value = expr.operand.value
+            found.append(Atom(expr.text, not value, value, CONSTANT))
+            return not value
+        if isinstance(expr.operand, LEAVES):
+            leaf = expr.operand
+            actual = facts.get(leaf.field)
+            result = not leaf.test(actual)
+            found.append(Atom(expr.text, result, shown_actual(leaf, actual), leaf.field))
+            return result
+        return not _explain(expr.operand, facts, found)
+    actual = facts.get(expr.field)
+    result = expr.test(actual)
+    found.append(Atom(expr.text, result, shown_actual(expr, actual), expr.field))
+    return result
+
+
+def unneeded(expr: Expr) -> Iterator[Atom]:
+    """The conditions of `expr` as an explanation lists them, none evaluated: what follows
+    a decided `and` or `or`, or a rule that `match: first` never reached."""
+    if isinstance(expr, (All, AnyOf)):
+        for item in expr.items:
+            yield from unneeded(item)
+    elif isinstance(expr, Not) and not isinstance(expr.operand, (Constant, *LEAVES)):
+        yield from unneeded(expr.operand)
     else:
-        actual = facts.get(expr.field)
-        yield Atom(expr.text, expr.test(actual), shown_actual(expr, actual), expr.field)
+        shown = expr.operand if isinstance(expr, Not) else expr
+        field = shown.field if isinstance(shown, LEAVES) else CONSTANT
+        yield Atom(expr.text, None, None, field)
 
 
 def _time_shown(state: TimeState) -> Shown:

@@ -86,7 +86,7 @@ def run(options: Options, environ: Mapping[str, str], output: Output) -> int:
             context = _at(context, options.now)
         so_far = so_far._replace(sources=dict(context.sources))
         outcome = decide(rules_file, context)
-        so_far = so_far._replace(outcome=outcome)
+        so_far = so_far._replace(outcome=outcome, sources=_read_sources(context))
         if not outcome.fire:
             return _finish(output, _conclude(output, node, so_far, "skipped", outcome.reason))
 
@@ -163,8 +163,8 @@ def _context(
     env: Mapping[str, str], origins: dict[str, str], rules_file: RulesFile, *, repo: str
 ) -> Context:
     """The facts: from CIRCLE_*, or outside CircleCI without CIRCLE_SHA1 from the local
-    checkout, which fills only what no variable sets; plus what git says when a rule asks."""
-    from ci_deploy_gate.context import RANGE_FACTS, build_context
+    checkout, which fills only what no variable sets; plus git, read when a verdict asks."""
+    from ci_deploy_gate.context import build_context
     from ci_deploy_gate.evaluate import git_needs
 
     if env.get("CIRCLECI") != "true" and not env.get("CIRCLE_SHA1", "").strip():
@@ -178,15 +178,15 @@ def _context(
     needs = git_needs(rules_file)
     if not needs:
         return context
-    from ci_deploy_gate.gitfacts import read_git_facts
+    from ci_deploy_gate.gitfacts import LazyGit
 
-    git = read_git_facts(repo, context.sha, needs)
-    read = {fact: f"git: the commit {context.sha}" for fact in sorted(needs.commit)}
-    if needs.ranges:
-        read.update(
-            (fact, "git: base..CIRCLE_SHA1 (each condition names its base)") for fact in RANGE_FACTS
-        )
-    return context._replace(git=git, sources={**context.sources, **read})
+    return context._replace(git=LazyGit(repo, context.sha, needs.queries))
+
+
+def _read_sources(context: Context) -> dict[str, str]:
+    """Where each fact came from, the git facts among them only once the decision read
+    them: one no verdict needed was never read."""
+    return {**context.sources, **(context.git.read if context.git else {})}
 
 
 def _at(context: Context, now: datetime | None) -> Context:

@@ -1,8 +1,9 @@
 """Git facts, read with GitPython from the checkout the job runs in: the commit's message
 and e-mails, the changed range's messages and paths, and the local dry-run's CIRCLE_*.
 
-Every git call of the gate is here. GitPython is imported only when a rule tests a git
-fact or a local dry-run needs the checkout: a rules file without them never loads it.
+Every git call of the gate is here. GitPython is imported only when a verdict needs a git
+fact (`LazyGit` reads each on first use) or a local dry-run needs the checkout: a rules
+file without them never loads it.
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ import contextlib
 import os
 import re
 
-from ci_deploy_gate.context import EXAMPLES, ChangeRange, GitFacts, PathAnswer, PathQuery
+from ci_deploy_gate.context import EXAMPLES, ChangeRange, PathAnswer, PathQuery
 from ci_deploy_gate.errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping, Set
     from typing import Any
-
-    from ci_deploy_gate.evaluate import GitNeeds, RangeNeeds
 
 # The empty tree: what a root commit is compared with, so all its paths count as changed.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -28,6 +27,10 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 DEFAULT_BRANCHES = ("origin/HEAD", "origin/main", "origin/master")
 _CHUNK = 1 << 16
 _USERINFO = re.compile(r"(?<=://)[^@/]+@")  # https://user:token@host/...: never kept
+# `HEAD`, `HEAD~2`, `HEAD^2`, `@^`: in changed_base these start from CIRCLE_SHA1, not from
+# the checkout's HEAD, which a step that merges upstream before the gate moves on.
+# `HEAD@{1}` (the reflog) is not of that form and stays the checkout's.
+_HEAD = re.compile(r"^(?:HEAD|@)(?=$|[~^])")
 
 
 def _import_git() -> Any:
@@ -100,29 +103,88 @@ def _git_failures() -> Iterator[None]:
         raise ConfigError(f"git: `{command}` failed: {said or exc.status}") from None
 
 
-def read_git_facts(repo_path: str, sha: str | None, needs: GitNeeds) -> GitFacts:
-    with _git_failures():
-        return _read_git_facts(repo_path, sha, needs)
+class LazyGit:
+    """The git facts of CIRCLE_SHA1, each read when the evaluation first asks for it and
+    kept: a fact no verdict needs is never read, and a rules file whose git facts are all
+    short-circuited never opens the repository nor imports GitPython. A base's diff is read
+    once, answering every `changed` condition of that base in the one pass."""
+
+    def __init__(
+        self, repo_path: str, sha: str | None, queries: Mapping[str | None, Set[PathQuery]]
+    ) -> None:
+        self._path = repo_path
+        self._sha = sha
+        self._queries = queries  # by changed_base as written; None: the default
+        self._commit: Any = None
+        self._bases: dict[str | None, tuple[str, str]] = {}
+        self._changed: dict[str | None, ChangeRange] = {}
+        self._messages: dict[str | None, tuple[str, ...]] = {}
+        self.read: dict[str, str] = {}  # fact -> where it came from, once read
+
+    def commit_fact(self, name: str) -> str:
+        """`message`, `author` or `committer` of the commit."""
+        with _git_failures():
+            found = _commit_fact(self._the_commit(), name)
+        self.read[name] = f"git: the commit {self._sha}"
+        return found
+
+    def changed(self, base: str | None) -> ChangeRange:
+        """What changed in base..CIRCLE_SHA1, as the answers to every `changed` of `base`."""
+        if base not in self._changed:
+            with _git_failures():
+                repo, commit = self._repo_and_commit()
+                start, how = self._base_of(base)
+                queries = self._queries.get(base, frozenset())
+                total, answers = answer_paths(_changed_paths(repo, start, commit.hexsha), queries)
+            self._changed[base] = ChangeRange(start, how, total, answers)
+            self.read["changed"] = _RANGE_SOURCE
+        return self._changed[base]
+
+    def messages(self, base: str | None) -> tuple[str, ...]:
+        """The message of every commit in base..CIRCLE_SHA1, newest first."""
+        if base not in self._messages:
+            with _git_failures():
+                repo, commit = self._repo_and_commit()
+                start, _ = self._base_of(base)
+                if start == EMPTY_TREE:
+                    found: tuple[str, ...] = (_text(commit.message),)
+                else:
+                    span = f"{start}..{commit.hexsha}"
+                    found = tuple(_text(c.message) for c in repo.iter_commits(span))
+            self._messages[base] = found
+            self.read["messages"] = _RANGE_SOURCE
+        return self._messages[base]
+
+    def _the_commit(self) -> Any:
+        if self._commit is None:
+            if not self._sha:
+                raise ConfigError(
+                    "environment: CIRCLE_SHA1 is not set: the git facts "
+                    "(message, author, committer, messages, changed) are of that commit"
+                )
+            repo = open_repo(self._path)
+            resolved = _resolve(repo, self._sha)
+            if resolved is None:
+                raise _missing(
+                    repo,
+                    f"CIRCLE_SHA1 {self._sha} is not a commit",
+                    "run the gate in the checkout of the build, or pass --repo PATH",
+                )
+            self._commit = repo.commit(resolved)
+        return self._commit
+
+    def _repo_and_commit(self) -> tuple[Any, Any]:
+        commit = self._the_commit()
+        return commit.repo, commit
+
+    def _base_of(self, base: str | None) -> tuple[str, str]:
+        if base not in self._bases:
+            repo, commit = self._repo_and_commit()
+            self._bases[base] = _base(repo, commit, base)
+        return self._bases[base]
 
 
-def _read_git_facts(repo_path: str, sha: str | None, needs: GitNeeds) -> GitFacts:
-    if not sha:
-        raise ConfigError(
-            "environment: CIRCLE_SHA1 is not set: the git facts "
-            "(message, author, committer, messages, changed) are of that commit"
-        )
-    repo = open_repo(repo_path)
-    resolved = _resolve(repo, sha)
-    if resolved is None:
-        raise _missing(
-            repo,
-            f"CIRCLE_SHA1 {sha} is not a commit",
-            "run the gate in the checkout of the build, or pass --repo PATH",
-        )
-    commit = repo.commit(resolved)
-    found = {name: _commit_fact(commit, name) for name in sorted(needs.commit)}
-    ranges = {base: _range(repo, commit, base, wanted) for base, wanted in needs.ranges.items()}
-    return GitFacts(found, ranges)
+_RANGE_SOURCE = "git: base..CIRCLE_SHA1 (each condition names its base)"
 
 
 def _commit_fact(commit: Any, name: str) -> str:
@@ -138,10 +200,11 @@ def _text(value: str | bytes) -> str:
 
 
 def _base(repo: Any, commit: Any, spec: str | None) -> tuple[str, str]:
-    """(base commit, how it was chosen): changed_base as written, else the merge-base
-    with the remote's default branch, else (on that branch itself) the first parent."""
+    """(base commit, how it was chosen): changed_base as written (`HEAD` being the
+    commit), else the merge-base with the remote's default branch, else (on that branch
+    itself) the first parent."""
     if spec:
-        found = _resolve(repo, spec)
+        found = _resolve(repo, _HEAD.sub(commit.hexsha, spec, count=1))
         if found is None:
             raise _missing(
                 repo,
@@ -176,22 +239,6 @@ def _base(repo: Any, commit: Any, spec: str | None) -> tuple[str, str]:
     return EMPTY_TREE, "none: the root commit, every path counts"
 
 
-def _range(repo: Any, commit: Any, spec: str | None, needs: RangeNeeds) -> ChangeRange:
-    base, how = _base(repo, commit, spec)
-    messages: tuple[str, ...] = ()
-    answers: dict[PathQuery, PathAnswer]
-    if needs.messages:
-        if base == EMPTY_TREE:
-            messages = (_text(commit.message),)
-        else:
-            span = f"{base}..{commit.hexsha}"
-            messages = tuple(_text(c.message) for c in repo.iter_commits(span))
-    total, answers = 0, {}
-    if needs.queries:
-        total, answers = answer_paths(_changed_paths(repo, base, commit.hexsha), needs.queries)
-    return ChangeRange(base, how, total, answers, messages)
-
-
 def _changed_paths(repo: Any, base: str, sha: str) -> Iterator[str]:
     """The paths changed in base..sha, in blocks of NUL-ended names, read from `git diff`
     while it prints them (so the matching runs beside git, on the other core).
@@ -210,7 +257,7 @@ def _changed_paths(repo: Any, base: str, sha: str) -> Iterator[str]:
             rest += chunk
     if rest:
         yield os.fsdecode(rest + b"\0")
-    process.wait()  # a failure is GitCommandError, which read_git_facts reports
+    process.wait()  # a failure is GitCommandError, which _git_failures reports
 
 
 class _Tally:

@@ -44,8 +44,14 @@ def document(
             {
                 "name": result.name,
                 "matched": result.matched,
+                "evaluated": result.evaluated,
                 "conditions": [
-                    {"condition": atom.condition, "result": atom.result, "actual": atom.actual}
+                    {
+                        "condition": atom.condition,
+                        "result": atom.result,
+                        "actual": atom.actual,
+                        "needed": atom.needed,
+                    }
                     for atom in result.conditions
                 ],
             }
@@ -117,8 +123,14 @@ def human(
     if local:
         lines.append(f"  facts from the local checkout: {'; '.join(local)}")
     for result in outcome.results if outcome else ():
+        if not result.evaluated:  # `match: first` decided before it: nothing to show
+            lines.append(f"  rule {result.name}: not evaluated")
+            continue
         lines.append(f"  rule {result.name}: {'matched' if result.matched else 'no match'}")
         for atom in result.conditions:
+            if not atom.needed:
+                lines.append(f"    [-] {atom.condition}  (not needed)")
+                continue
             mark = "x" if atom.result else " "
             lines.append(f"    [{mark}] {atom.condition}  ({atom.field}: {_shown(atom.actual)})")
     for request, response in records:

@@ -176,6 +176,12 @@ def freeze_span(freeze: Freeze) -> tuple[datetime, datetime]:
     return first_instant(freeze.start, tz), first_instant(freeze.end, tz)
 
 
+def in_force(freeze: Freeze, now: datetime) -> bool:
+    """Whether `now` is inside the freeze's span, its `unless` aside."""
+    start, end = freeze_span(freeze)
+    return start <= now < end
+
+
 def freeze_state(freeze: Freeze, now: datetime, *, excused: str | None) -> TimeState:
     """`excused`: the `unless` that holds, which lifts an active freeze."""
     tz = zone(freeze.timezone)

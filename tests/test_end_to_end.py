@@ -192,7 +192,7 @@ def test_no_match_skips_and_explains(tmp_path: Path, api: FakeCircleCI) -> None:
         "skipped: no rule matched",
         "  rule production: no match",
         "    [ ] branch is release  (branch: 'main')",
-        "    [x] not pull_request  (pull_request: false)",
+        "    [-] not pull_request  (not needed)",
     ]
 
 
@@ -259,9 +259,20 @@ def test_json_report_of_a_trigger(tmp_path: Path, api: FakeCircleCI) -> None:
             {
                 "name": "production",
                 "matched": True,
+                "evaluated": True,
                 "conditions": [
-                    {"condition": "branch is release", "result": True, "actual": "release"},
-                    {"condition": "not pull_request", "result": True, "actual": False},
+                    {
+                        "condition": "branch is release",
+                        "result": True,
+                        "actual": "release",
+                        "needed": True,
+                    },
+                    {
+                        "condition": "not pull_request",
+                        "result": True,
+                        "actual": False,
+                        "needed": True,
+                    },
                 ],
             }
         ],

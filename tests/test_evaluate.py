@@ -32,7 +32,7 @@ def test_first_matching_rule_fires_alone() -> None:
     assert decision.rule == "production"
     assert [(f.rule, f.trigger.job) for f in decision.fires] == [("production", "deploy_docker")]
     assert decision.reason == "rule 'production' matched"
-    assert [r.matched for r in decision.results] == [True, True, True]
+    assert [r.matched for r in decision.results] == [True, None, None]  # not evaluated
 
 
 def test_match_all_fires_each_job_once() -> None:
@@ -42,6 +42,7 @@ def test_match_all_fires_each_job_once() -> None:
         ("staging", "deploy_staging"),
     ]
     assert decision.reason == "rules 'production', 'also-production', 'staging' matched"
+    assert [r.matched for r in decision.results] == [True, True, True]
 
 
 def test_no_match_skips_with_every_rule_explained() -> None:

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from ci_deploy_gate.conditions import evaluate
 from ci_deploy_gate.context import build_context
-from ci_deploy_gate.explain import atoms
+from ci_deploy_gate.explain import explained
 from ci_deploy_gate.expr import ExprError, parse
 
 CONTEXT = build_context(
@@ -154,7 +154,7 @@ def test_contains_works_on_any_text_fact() -> None:
 
 def test_explanation_quotes_each_condition_with_its_value() -> None:
     expr = parse("branch is main or (not pull_request and user is alice)")
-    found = [(a.condition, a.result, a.actual) for a in atoms(expr, CONTEXT)]
+    found = [(a.condition, a.result, a.actual) for a in explained(expr, CONTEXT)[1]]
     assert found == [
         ("branch is main", False, "release/2.1"),
         ("not pull_request", True, False),
@@ -255,4 +255,60 @@ def test_true_and_false_are_conditions(
 ) -> None:
     condition = parse(source)
     assert evaluate(condition, CONTEXT) is expected
-    assert [(a.condition, a.result, a.actual) for a in atoms(condition, CONTEXT)] == shown
+    assert [(a.condition, a.result, a.actual) for a in explained(condition, CONTEXT)[1]] == shown
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        (  # an `and` stops at the first false condition
+            "branch is main and user is alice",
+            [("branch is main", False, "release/2.1"), ("user is alice", None, None)],
+        ),
+        (  # an `or` at the first true one
+            "user is alice or branch is main or fork",
+            [
+                ("user is alice", True, "alice"),
+                ("branch is main", None, None),
+                ("fork", None, None),
+            ],
+        ),
+        (  # a group not reached lists every condition in it
+            "fork and (branch is main or not pull_request)",
+            [
+                ("fork", False, False),
+                ("branch is main", None, None),
+                ("not pull_request", None, None),
+            ],
+        ),
+        (  # `not` of a group: the group decides as usual inside
+            "not (user is alice or fork)",
+            [("user is alice", True, "alice"), ("fork", None, None)],
+        ),
+        ("false and true", [("false", False, False), ("true", None, None)]),
+        ("not true or not false", [("not true", False, True), ("not false", True, False)]),
+    ],
+)
+def test_the_explanation_shows_what_the_verdict_did_not_need(
+    source: str, shown: list[tuple[str, bool | None, object]]
+) -> None:
+    _, atoms = explained(parse(source), CONTEXT)
+    assert [(a.condition, a.result, a.actual) for a in atoms] == shown
+    assert [a.needed for a in atoms] == [result is not None for _, result, _ in shown]
+
+
+@given(
+    st.recursive(
+        st.sampled_from(["fork", "pull_request", "user is alice", "branch is main", "true"]),
+        lambda inner: st.one_of(
+            st.tuples(inner, st.sampled_from([" and ", " or "]), inner).map(
+                lambda t: f"({t[0]}{t[1]}{t[2]})"
+            ),
+            inner.map(lambda e: f"not {e}"),
+        ),
+        max_leaves=8,
+    )
+)
+def test_the_explained_verdict_is_the_evaluated_one(source: str) -> None:
+    expr = parse(source)
+    assert explained(expr, CONTEXT)[0] is evaluate(expr, CONTEXT)

@@ -12,7 +12,7 @@ import pytest
 from ci_deploy_gate.cli import main
 from ci_deploy_gate.context import PathQuery
 from ci_deploy_gate.gitfacts import answer_paths
-from tests.conftest import ROOT, circle_env, run_gate, write
+from tests.conftest import ROOT, SHA, circle_env, run_gate, write
 from tests.gitrepo import Repo
 
 
@@ -164,6 +164,7 @@ def test_changed_base_from_the_file_and_per_rule(repo: Repo) -> None:
     repo.publish()
     rules = f"""\
 changed_base: {first}
+match: all
 rules:
   - name: since-first
     if: changed "services/api/**"
@@ -177,6 +178,43 @@ rules:
     assert [r["matched"] for r in doc["rules"]] == [True, False]  # type: ignore[index]
     actual = doc["rules"][1]["conditions"][0]["actual"]  # type: ignore[index]
     assert actual["how"] == "changed_base HEAD~1"
+
+
+@pytest.mark.parametrize("base", ["HEAD~1", "HEAD^", "HEAD^1", "@~1", "HEAD~0^"])
+def test_changed_base_head_counts_from_circle_sha1_not_the_checkout(repo: Repo, base: str) -> None:
+    """A step merged upstream into the checkout before the gate: HEAD moved past CIRCLE_SHA1."""
+    repo.git("checkout", "-q", "-b", "feature")
+    a = repo.commit("A", "services/web/a.js")
+    b = repo.commit("B", "services/api/b.py")
+    repo.commit("C", "services/web/c.js")  # checked out, one ahead of CIRCLE_SHA1
+    rules = f"""\
+changed_base: "{base}"
+match: all
+rules:
+  - name: api
+    if: changed "services/api/**"
+    trigger: deploy_api
+  - name: web
+    if: changed "services/web/**"
+    trigger: deploy_web
+"""
+    doc = decide(repo, rules, sha=b)
+    assert [r["matched"] for r in doc["rules"]] == [True, False]  # type: ignore[index]
+    assert doc["rules"][0]["conditions"][0]["actual"] == {  # type: ignore[index]
+        "base": a,
+        "how": f"changed_base {base}",
+        "paths": 1,
+        "matching": ["services/api/b.py"],
+    }
+
+
+def test_changed_base_head_of_the_reflog_stays_the_checkouts(repo: Repo) -> None:
+    """`HEAD@{1}` is not HEAD's ancestry but where the checkout's HEAD was before."""
+    b = repo.commit("B", "services/api/b.py")
+    head = repo.commit("C", "services/web/c.js")
+    doc = decide(repo, 'changed_base: "HEAD@{1}"\n' + GIT_RULE, sha=head)
+    actual = doc["rules"][0]["conditions"][0]["actual"]  # type: ignore[index]
+    assert (actual["base"], actual["matching"]) == (b, [])
 
 
 def test_answers_keep_few_examples_and_count_every_path() -> None:
@@ -230,6 +268,7 @@ def test_when_map_git_facts(repo: Repo) -> None:
     repo.git("checkout", "-q", "-b", "feature")
     repo.commit("release: api 2.0", "services/api/v2.py")
     rules = """\
+match: all
 rules:
   - name: api
     when:
@@ -285,6 +324,227 @@ def test_git_facts_import_gitpython_only_then(repo: Repo, tmp_path: Path) -> Non
     assert done.stdout.splitlines()[-1] == "True", done.stderr
 
 
+# A release tag first, then a rule that needs git only on main: the file of issue 13.
+TAG_THEN_API = """\
+match: {match}
+rules:
+  - name: release
+    if: tag matches /v.*/
+    trigger: deploy_release
+  - name: api
+    if: branch is main and changed "api/"
+    trigger: deploy_api
+"""
+
+
+def unfetched(tmp_path: Path) -> tuple[Repo, str]:
+    """A checkout as CircleCI's tag checkout leaves it: no origin/main, nor any remote ref."""
+    found = Repo(tmp_path / "tagged")
+    found.commit("init", "README.md")
+    sha = found.commit("api: v1", "api/app.py")
+    found.git("tag", "v1.0.0")
+    return found, sha
+
+
+@pytest.mark.parametrize("match", ["first", "all"])
+def test_a_tag_build_without_origin_main_deploys_the_tag_rule(tmp_path: Path, match: str) -> None:
+    """No rule needs `changed` on a tag build: first stops at the tag rule, and under all
+    the api rule is decided by `branch is main` alone."""
+    repo, sha = unfetched(tmp_path)
+    doc = decide(
+        repo,
+        TAG_THEN_API.format(match=match),
+        sha=sha,
+        CIRCLE_BRANCH=None,
+        CIRCLE_TAG="v1.0.0",
+    )
+    assert (doc["decision"], doc["rule"]) == ("dry-run", "release")
+    assert "changed" not in doc["sources"]  # type: ignore[operator]
+
+
+def test_rules_after_the_deciding_one_are_not_evaluated(repo: Repo) -> None:
+    """match: first: the report lists their conditions, none needed nor read."""
+    doc = decide(repo, TAG_THEN_API.format(match="first"), CIRCLE_BRANCH=None, CIRCLE_TAG="v1.0.0")
+    assert doc["rules"] == [
+        {
+            "name": "release",
+            "matched": True,
+            "evaluated": True,
+            "conditions": [
+                {
+                    "condition": "tag matches /v.*/",
+                    "result": True,
+                    "actual": "v1.0.0",
+                    "needed": True,
+                }
+            ],
+        },
+        {
+            "name": "api",
+            "matched": None,
+            "evaluated": False,
+            "conditions": [
+                {"condition": "branch is main", "result": None, "actual": None, "needed": False},
+                {
+                    "condition": 'changed "api/"',
+                    "result": None,
+                    "actual": None,
+                    "needed": False,
+                },
+            ],
+        },
+    ]
+    assert "changed" not in doc["sources"]  # type: ignore[operator]
+
+
+def test_a_condition_not_needed_is_null_in_the_report(repo: Repo) -> None:
+    doc = decide(repo, TAG_THEN_API.format(match="all"), CIRCLE_BRANCH="feature", CIRCLE_TAG=None)
+    assert doc["rules"][1] == {  # type: ignore[index]
+        "name": "api",
+        "matched": False,
+        "evaluated": True,
+        "conditions": [
+            {"condition": "branch is main", "result": False, "actual": "feature", "needed": True},
+            {"condition": 'changed "api/"', "result": None, "actual": None, "needed": False},
+        ],
+    }
+
+
+def test_a_feature_branch_decides_without_git(tmp_path: Path) -> None:
+    """`branch is main and changed ...` on a feature branch: no match, and git is never
+    read: the checkout is not even a repository, and GitPython is never imported."""
+    plain = tmp_path / "plain"
+    rules = write(plain / "gate.yml", TAG_THEN_API.format(match="first"))
+    script = (
+        "import sys\nfrom ci_deploy_gate.cli import main\n"
+        f"code = main(['--rules', {str(rules)!r}, '--repo', {str(plain)!r}])\n"
+        "print(code, 'git' in sys.modules)"
+    )
+    env = {**circle_env(CIRCLE_BRANCH="feature/login"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=plain, capture_output=True, text=True
+    )
+    assert done.stdout.splitlines() == [
+        "skipped: no rule matched",
+        "  rule release: no match",
+        "    [ ] tag matches /v.*/  (tag: unset)",
+        "  rule api: no match",
+        "    [ ] branch is main  (branch: 'feature/login')",
+        '    [-] changed "api/"  (not needed)',
+        "0 False",
+    ], done.stderr
+
+
+def test_the_text_shows_rules_not_evaluated(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    write(plain / ".circleci" / "deploy-gate.yml", TAG_THEN_API.format(match="first"))
+    env = circle_env(CIRCLE_BRANCH=None, CIRCLE_TAG="v1.0.0")
+    result = run_gate(["--dry-run"], env, plain)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:5] == [
+        "dry-run: rule 'release' matched; nothing sent",
+        "  rule release: matched",
+        "    [x] tag matches /v.*/  (tag: 'v1.0.0')",
+        "  rule api: not evaluated",
+        f"  deploy_release (rule release) at {SHA}:",
+    ]
+
+
+def test_a_git_fact_a_verdict_needs_still_fails_naming_the_rule(tmp_path: Path) -> None:
+    """On main the api rule needs `changed`, and the tag checkout has no origin/main."""
+    repo, sha = unfetched(tmp_path)
+    rules = TAG_THEN_API.format(match="first")
+    assert error_of(repo.path, rules=rules, CIRCLE_SHA1=sha, CIRCLE_BRANCH="main") == (
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:6: rules[1] (api): changed: git: "
+        f"cannot find the remote's default branch in {repo.path} (none of origin/HEAD, "
+        "origin/main, origin/master; CircleCI's checkout fetches only the branch it builds): "
+        "fetch it, e.g. `git fetch origin main`, or set changed_base in the rules file"
+    )
+
+
+def test_match_all_reads_what_every_rule_needs(repo: Repo) -> None:
+    repo.commit("api", "api/app.py")
+    repo.publish()
+    doc = decide(repo, TAG_THEN_API.format(match="all"), CIRCLE_BRANCH="main", CIRCLE_TAG="v2")
+    assert [(r["matched"], r["evaluated"]) for r in doc["rules"]] == [  # type: ignore[index]
+        (True, True),
+        (True, True),
+    ]
+    assert doc["sources"]["changed"] == (  # type: ignore[index]
+        "git: base..CIRCLE_SHA1 (each condition names its base)"
+    )
+
+
+def test_sources_name_only_the_git_facts_read(repo: Repo) -> None:
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.commit("fix [hotfix]", "services/api/fix.py")
+    rules = (
+        "rules:\n  - name: r\n"
+        '    if: message contains "[hotfix]" or changed "services/**" or author is a\n'
+        "    trigger: d\n"
+    )
+    doc = decide(repo, rules)
+    sha = repo.git("rev-parse", "HEAD")
+    assert {k: v for k, v in doc["sources"].items() if v.startswith("git")} == {  # type: ignore[attr-defined]
+        "message": f"git: the commit {sha}"
+    }
+    assert [c["needed"] for c in doc["rules"][0]["conditions"]] == [True, False, False]  # type: ignore[index]
+
+
+def test_one_diff_per_base_answers_each_changed_of_that_base(repo: Repo) -> None:
+    from ci_deploy_gate.gitfacts import LazyGit
+
+    repo.git("checkout", "-q", "-b", "feature")
+    sha = repo.commit("api", "services/api/x.py")
+    api, docs = PathQuery(("services/api/**",), False), PathQuery(("docs/**",), True)
+    reader = LazyGit(str(repo.path), sha, {None: frozenset({api, docs})})
+    assert reader.read == {}
+    found = reader.changed(None)
+    assert (found.total, found.answers[api].result, found.answers[docs].result) == (
+        1,
+        True,
+        False,
+    )
+    assert reader.changed(None) is found  # kept: the diff is not read again
+
+
+FREEZE_UNLESS = """\
+freezes:
+  - name: year-end
+    from: 2026-12-19
+    to: 2027-01-04
+    timezone: UTC
+    unless: changed "hotfix/"
+rules:
+  - name: production
+    if: not frozen
+    trigger: deploy
+"""
+
+
+def test_the_unless_of_a_freeze_not_in_force_is_not_read(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    write(plain / ".circleci" / "deploy-gate.yml", FREEZE_UNLESS)
+    result = run_gate(["--dry-run", "--now", "2026-11-20T12:00:00Z"], circle_env(), plain)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:3] == [
+        "dry-run: rule 'production' matched; nothing sent",
+        "  rule production: matched",
+        "    [x] not frozen  (frozen: year-end starts Sat 2026-12-19 00:00 UTC, in 28d 12h)",
+    ]
+
+
+def test_the_unless_of_a_freeze_in_force_is_read_and_named_when_it_fails(
+    tmp_path: Path,
+) -> None:
+    plain = tmp_path / "plain"
+    assert error_of(plain, "--now", "2026-12-20T12:00:00Z", rules=FREEZE_UNLESS) == (
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: freezes[0] (year-end): unless: "
+        f"changed: git: {plain} is not in a git repository (git facts and the local dry-run "
+        "read the checkout: run in it, or pass --repo PATH)"
+    )
+
+
 # --- errors -----------------------------------------------------------------------------
 
 GIT_RULE = 'rules:\n  - {name: api, if: changed "services/api/**", trigger: deploy_api}\n'
@@ -303,7 +563,8 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
     folder = tmp_path / "plain"
     folder.mkdir()
     assert error_of(folder) == (
-        f"ci-deploy-gate: error: git: {folder} is not in a git repository (git facts and the "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        f"git: {folder} is not in a git repository (git facts and the "
         "local dry-run read the checkout: run in it, or pass --repo PATH)"
     )
 
@@ -311,7 +572,9 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
 def test_sha_missing_from_the_clone(repo: Repo) -> None:
     sha = "0123456789abcdef0123456789abcdef01234567"
     assert error_of(repo.path, CIRCLE_SHA1=sha) == (
-        f"ci-deploy-gate: error: git: CIRCLE_SHA1 {sha} is not a commit in {repo.path} "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        f"git: CIRCLE_SHA1 {sha} is not a commit "
+        f"in {repo.path} "
         "(run the gate in the checkout of the build, or pass --repo PATH)"
     )
 
@@ -320,8 +583,9 @@ def test_base_not_resolvable(repo: Repo) -> None:
     rules = f"changed_base: origin/release\n{GIT_RULE}"
     sha = repo.git("rev-parse", "HEAD")
     assert error_of(repo.path, rules=rules, CIRCLE_SHA1=sha) == (
-        "ci-deploy-gate: error: git: changed_base 'origin/release' does not name a commit in "
-        f"{repo.path} (fetch it first, e.g. `git fetch origin release`)"
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:3: rules[0] (api): changed: "
+        f"git: changed_base 'origin/release' does not name "
+        f"a commit in {repo.path} (fetch it first, e.g. `git fetch origin release`)"
     )
 
 
@@ -329,7 +593,9 @@ def test_no_default_branch_says_how_to_fetch_it(tmp_path: Path) -> None:
     bare = Repo(tmp_path / "bare")
     sha = bare.commit("init", "a.py")
     assert error_of(bare.path, CIRCLE_SHA1=sha) == (
-        f"ci-deploy-gate: error: git: cannot find the remote's default branch in {bare.path} "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        f"git: cannot find the remote's default branch "
+        f"in {bare.path} "
         "(none of origin/HEAD, origin/main, origin/master; CircleCI's checkout fetches only "
         "the branch it builds): fetch it, e.g. `git fetch origin main`, or set changed_base "
         "in the rules file"
@@ -347,13 +613,16 @@ def test_shallow_clone_names_the_cause_and_the_fix(repo: Repo, tmp_path: Path) -
     rules = f"changed_base: HEAD~1\n{GIT_RULE}"
     sha = clone.git("rev-parse", "HEAD")
     assert error_of(clone.path, rules=rules, CIRCLE_SHA1=sha) == (
-        "ci-deploy-gate: error: git: changed_base 'HEAD~1' does not name a commit in "
-        f"{clone.path} (this clone is shallow, the usual cause: fetch the history first, "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:3: rules[0] (api): changed: "
+        f"git: changed_base 'HEAD~1' does not name a commit "
+        f"in {clone.path} (this clone is shallow, the usual cause: fetch the history first, "
         "e.g. `git fetch --unshallow` (or a deeper --depth) before the gate runs)"
     )
     # the default base: the commit is on origin/main, and its parent was not fetched
     assert error_of(clone.path, CIRCLE_SHA1=sha).startswith(
-        f"ci-deploy-gate: error: git: the parent of {sha} was not fetched in {clone.path} "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        f"git: the parent of {sha} was not fetched "
+        f"in {clone.path} "
         "(this clone is shallow, the usual cause"
     )
 
@@ -365,7 +634,10 @@ def test_git_not_installed(repo: Repo) -> None:
         GIT_PYTHON_GIT_EXECUTABLE="/nonexistent/git",
         GIT_PYTHON_REFRESH="error",
     )
-    assert message.startswith("ci-deploy-gate: error: git: cannot run git (")
+    assert message.startswith(
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        "git: cannot run git ("
+    )
     assert message.endswith(
         "install git, or drop the git facts (message, author, committer, messages, changed) "
         "from the rules"
@@ -380,7 +652,8 @@ def test_a_broken_repository_is_one_git_line(repo: Repo) -> None:
     (repo.path / ".git" / "objects" / middle[:2] / middle[2:]).unlink()
     rules = f"changed_base: {base}\nrules:\n  - {{name: a, if: messages contain x, trigger: d}}\n"
     assert error_of(repo.path, rules=rules, CIRCLE_SHA1=head) == (
-        f"ci-deploy-gate: error: git: `git rev-list {base}..{head} --` failed: error: Could "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:3: rules[0] (a): messages: "
+        f"git: `git rev-list {base}..{head} --` failed: error: Could "
         f"not read {middle}; fatal: revision walk setup failed"
     )
 
@@ -393,7 +666,8 @@ def test_a_diff_git_cannot_read_is_one_git_line(repo: Repo) -> None:
     rules = f"changed_base: {base}\n{GIT_RULE}"
     message = error_of(repo.path, rules=rules, CIRCLE_SHA1=head)
     assert message.startswith(
-        "ci-deploy-gate: error: git: `git diff --name-only -z --no-renames --no-ext-diff "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:3: rules[0] (api): changed: "
+        "git: `git diff --name-only -z --no-renames --no-ext-diff "
         f"{base} {head}` failed: "
     )
     assert tree in message
@@ -410,7 +684,8 @@ def test_an_exported_variable_wins_over_the_checkout(repo: Repo) -> None:
 
 def test_git_facts_need_the_sha(repo: Repo) -> None:
     assert error_of(repo.path, CIRCLE_SHA1=None) == (
-        "ci-deploy-gate: error: environment: CIRCLE_SHA1 is not set: the git facts "
+        "ci-deploy-gate: error: .circleci/deploy-gate.yml:2: rules[0] (api): changed: "
+        "environment: CIRCLE_SHA1 is not set: the git facts "
         "(message, author, committer, messages, changed) are of that commit"
     )
 

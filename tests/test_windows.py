@@ -254,7 +254,7 @@ rules:
     when: {window: weekdays, frozen: false}
     trigger: y
 """
-    doc = run_at(tmp_path, rules, "2026-11-19 13:00:00")
+    doc = run_at(tmp_path, rules.replace("rules:", "match: all\nrules:"), "2026-11-19 13:00:00")
     assert [r["matched"] for r in doc["rules"]] == [True, False]
     assert [c["condition"] for c in doc["rules"][1]["conditions"]] == [
         "within weekdays",
