@@ -150,6 +150,8 @@ def triggers_exist(inputs: Inputs) -> Iterator[Finding]:
         known += [name for name in config.section("workflows") if name != "version"]
         what = "a job under jobs: or a workflow under workflows:"
     for rule in rules.rules:
+        if rule.trigger is None:  # not in the gate's rules file, which `check` reads
+            continue
         job = rule.trigger.job
         if job in known:
             continue
@@ -174,6 +176,8 @@ def pipeline_parameters_declared(inputs: Inputs) -> Iterator[Finding]:
     # (parameter, a value the gate sends in it, line, key) for everything the gate sends
     sent: list[tuple[str, object, int, str]] = [(revision, "0" * 40, 1, "circleci")]
     for rule in rules.rules:
+        if rule.trigger is None:
+            continue
         where = f"rules ({rule.name}): trigger"
         line = rule.trigger.line
         sent.append((rules.circleci.job_parameter, rule.trigger.job, line, where))
@@ -254,7 +258,7 @@ def contexts_of_v1_jobs(inputs: Inputs) -> Iterator[Finding]:
     """Jobs fired through API v1.1 get no context variables (pipelines through v2 do)."""
     if inputs.rules.circleci.api != "v1.1":
         return
-    triggered = {rule.trigger.job for rule in inputs.rules.rules}
+    triggered = {rule.trigger.job for rule in inputs.rules.rules if rule.trigger}
     for workflow, body in inputs.config.section("workflows").items():
         jobs = body.get("jobs") if isinstance(body, Mapping) else None
         for index, entry in enumerate(jobs if isinstance(jobs, list) else []):
