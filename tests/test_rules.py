@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.model import CircleCISettings
 from ci_deploy_gate.rules import RULE as GATE_RULE
-from ci_deploy_gate.spec import ListOf, Section
 from ci_deploy_gate.rules import RULES_FILE, RUN_RULES_FILE, load_rules, parse_rules
+from ci_deploy_gate.spec import ListOf, Section
 from tests.conftest import ROOT
 
 RULE = "rules: [{name: a, if: fork, trigger: d}]\n"
