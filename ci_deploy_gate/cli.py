@@ -7,10 +7,12 @@ import os
 import sys
 
 from ci_deploy_gate import __version__
+from ci_deploy_gate.commands import GATED
 from ci_deploy_gate.commands import NAMES as COMMANDS
 from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV, secret_values
-from ci_deploy_gate.errors import EXIT_INTERNAL, GateError
+from ci_deploy_gate.errors import EXIT_CONFIG, EXIT_INTERNAL, GateError
 from ci_deploy_gate.options import OPTIONS, REPEATED, SWITCH, BadValue, Options, quick_read
+from ci_deploy_gate.records import NamedTuple
 from ci_deploy_gate.report import Output
 
 TYPE_CHECKING = False  # not `from typing`: every run of the gate imports this module
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
+HELP = frozenset(("-h", "--help", "--version"))  # they need no command after `--`
 DESCRIPTION = (
     "Decide from a reviewed rules file whether this CircleCI build fires its "
     "deploy job, pinned to CIRCLE_SHA1. Only node 0 of a parallel job fires."
@@ -26,7 +29,8 @@ DESCRIPTION = (
 EPILOG = (
     "other commands: check (validate the rules against .circleci/config.yml), "
     "schema (the rules file's JSON Schema), init (a starter rules file), migrate (a "
-    "config firing jobs through API v1.1 moved to v2); "
+    "config firing jobs through API v1.1 moved to v2), "
+    "run (run a command in this job instead of firing a deploy); "
     "see ci-deploy-gate COMMAND --help. "
     "exit codes: 0 fired, already triggered, skipped or dry-run; 1 CircleCI refused "
     "or unreachable, or (--wait, --wait-for-nodes) the deploy or another node failed; "
@@ -42,6 +46,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         from importlib import import_module
 
         command = import_module(f"ci_deploy_gate.commands.{words[0]}")
+        if words[0] in GATED:
+            return gated(command, words[1:], env, secrets)
         output = Output(as_json=False, report_path=None, secrets=secrets)
         return handled(
             lambda: int(command.main(words[1:], env)),
@@ -56,6 +62,34 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     return handled(
         lambda: run(options, env, output), output, prog="ci-deploy-gate", verbose=options.verbose
     )
+
+
+def gated(command: Any, words: Sequence[str], env: Mapping[str, str], secrets: list[str]) -> int:
+    """A command that takes the gate's options, then `--` and the words of its own command
+    (run): its options read as the gate's, its report written as the gate's."""
+    before, after = split_command(words)
+    if not after and not HELP.intersection(before):
+        output = Output(as_json=False, report_path=None, secrets=secrets)
+        problem = command.NO_DASHES if after is None else command.NO_COMMAND
+        output.note(f"{command.PROG}: error: {problem}")
+        return EXIT_CONFIG
+    texts = Texts(command.PROG, command.DESCRIPTION, command.EPILOG, command.USAGE)
+    options = read_options(before, texts)
+    output = Output(as_json=options.json, report_path=options.report, secrets=secrets)
+    return handled(
+        lambda: int(command.main(options, after, env, output)),
+        output,
+        prog=command.PROG,
+        verbose=options.verbose,
+    )
+
+
+def split_command(words: Sequence[str]) -> tuple[list[str], list[str] | None]:
+    """The options before the first `--`, and every word after it (None: no `--`)."""
+    if "--" not in words:
+        return list(words), None
+    at = list(words).index("--")
+    return list(words[:at]), list(words[at + 1 :])
 
 
 def handled(run: Callable[[], int], output: Output, *, prog: str, verbose: bool) -> int:
@@ -85,15 +119,27 @@ def handled(run: Callable[[], int], output: Output, *, prog: str, verbose: bool)
         return EXIT_INTERNAL
 
 
-def read_options(words: Sequence[str]) -> Options:
+class Texts(NamedTuple):
+    """What --help says of the gate, or of a command that takes its options."""
+
+    prog: str = "ci-deploy-gate"
+    description: str = DESCRIPTION
+    epilog: str = EPILOG
+    usage: str | None = None  # None: argparse's, from the options
+
+
+GATE_TEXTS = Texts()
+
+
+def read_options(words: Sequence[str], texts: Texts = GATE_TEXTS) -> Options:
     """The quick reader for a plain invocation; argparse for anything else (--help,
     --version, a usage error, which it reports and exits 2)."""
     quick = quick_read(words)
-    return parse_options(words) if quick is None else quick
+    return parse_options(words, texts) if quick is None else quick
 
 
-def parse_options(words: Sequence[str]) -> Options:
-    found = vars(parser().parse_args(words))
+def parse_options(words: Sequence[str], texts: Texts = GATE_TEXTS) -> Options:
+    found = vars(parser(texts).parse_args(words))
     values: dict[str, Any] = {
         option.dest: tuple(found[option.dest]) if option.kind == REPEATED else found[option.dest]
         for option in OPTIONS
@@ -101,7 +147,7 @@ def parse_options(words: Sequence[str]) -> Options:
     return Options(**values)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(texts: Texts = GATE_TEXTS) -> argparse.ArgumentParser:
     """argparse, built from the option table."""
     import argparse
 
@@ -114,7 +160,9 @@ def parser() -> argparse.ArgumentParser:
 
         return checked
 
-    built = argparse.ArgumentParser(prog="ci-deploy-gate", description=DESCRIPTION, epilog=EPILOG)
+    built = argparse.ArgumentParser(
+        prog=texts.prog, description=texts.description, epilog=texts.epilog, usage=texts.usage
+    )
     for option in OPTIONS:
         if option.kind == SWITCH:
             built.add_argument(option.flag, dest=option.dest, action="store_true", help=option.help)

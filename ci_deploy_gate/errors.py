@@ -37,6 +37,17 @@ class DeployFailed(GateError):
     decision = "failed"
 
 
+class CommandFailed(GateError):
+    """`run`: a command failed, or could not be started (126, 127); the gate exits with
+    that command's own code."""
+
+    decision = "command-failed"
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def suggest(name: str, known: Sequence[str]) -> str | None:
     """'did you mean ...?' for a misspelt key, fact or name; None when nothing is close."""
     import difflib  # only on the error path

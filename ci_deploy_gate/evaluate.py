@@ -122,8 +122,9 @@ def decide(rules_file: RulesFile, context: Context) -> Decision:
     chosen = matched[:1] if rules_file.match == "first" else matched
     fires: list[Fire] = []
     for rule in chosen:
-        if all(fire.trigger.job != rule.trigger.job for fire in fires):  # each job once
-            fires.append(Fire(rule.name, rule.trigger))
+        trigger = rule.trigger  # None only for `run`, which fires nothing
+        if trigger and all(fire.trigger.job != trigger.job for fire in fires):  # each job once
+            fires.append(Fire(rule.name, trigger))
     names = ", ".join(repr(rule.name) for rule in chosen)
     reason = f"rule {names} matched" if len(chosen) == 1 else f"rules {names} matched"
     return Decision(True, reason, first, tuple(results), tuple(fires))

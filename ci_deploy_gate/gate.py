@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV, secret_values
 from ci_deploy_gate.errors import EXIT_CONFIG, EXIT_OK, ConfigError, GateError
-from ci_deploy_gate.node import read_node
+from ci_deploy_gate.node import Node, read_node
 from ci_deploy_gate.options import rules_path
 from ci_deploy_gate.records import NamedTuple
 from ci_deploy_gate.report import conclude, document
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from ci_deploy_gate.context import Context
     from ci_deploy_gate.evaluate import Decision
     from ci_deploy_gate.model import RulesFile
-    from ci_deploy_gate.node import Node
     from ci_deploy_gate.options import Options
     from ci_deploy_gate.report import Output, Record
+    from ci_deploy_gate.steps import Step
 
 
 class SoFar(NamedTuple):
@@ -37,6 +37,7 @@ class SoFar(NamedTuple):
     outcome: Decision | None = None
     records: tuple[Record, ...] = ()  # each request, with CircleCI's answer once it came
     sources: Mapping[str, str] | None = None
+    commands: tuple[Step, ...] | None = None  # `run`'s commands; None: the gate's report
 
     def write(self, output: Output, error: GateError) -> str | None:
         """The report of a run that `error` stopped; returns a problem with --report's file."""
@@ -47,6 +48,7 @@ class SoFar(NamedTuple):
             outcome=self.outcome,
             records=self.records,
             sources=self.sources,
+            commands=self.commands,
         )
         return output.finish(doc, "")
 
@@ -61,21 +63,42 @@ class Stopped(GateError):
         self.so_far = so_far
 
 
-def run(options: Options, environ: Mapping[str, str], output: Output) -> int:
-    """The exit code of a run that ended well; raises Stopped for one that did not."""
-    so_far = SoFar()
+class Decided(NamedTuple):
+    """What the decision part of a run found on node 0: what the gate fires from, and what
+    `run` runs its command from."""
+
+    env: dict[str, str]  # the environment under --env-file and --set
+    node: Node
+    rules_file: RulesFile
+    context: Context
+    outcome: Decision
+    so_far: SoFar  # the same, as the report of an error after this shows it
+
+
+def decided(
+    options: Options,
+    environ: Mapping[str, str],
+    output: Output,
+    *,
+    start: SoFar | None = None,
+    triggers: bool = True,
+) -> Decided | Node:
+    """Environment -> node -> rules -> context -> decision, the part the gate and `run`
+    share; the Node when this node does not fire (it leaves before reading the rules).
+    `start`: what an error's report starts from; `triggers` False: rules need no job.
+    Raises Stopped."""
+    so_far = SoFar() if start is None else start
     try:
         env, origins = _environment(options, environ, output)
         node = read_node(env)
         so_far = so_far._replace(node=node)
         if not node.fires:
-            reason = node.skip_reason()
-            return _finish(output, conclude(output, decision="skipped", reason=reason, node=node))
+            return node
 
         from ci_deploy_gate.evaluate import decide
         from ci_deploy_gate.rules import load_rules
 
-        rules_file = load_rules(rules_path(options.rules, env))
+        rules_file = load_rules(rules_path(options.rules, env), triggers=triggers)
         output.secrets.extend(secret_values(env, rules_file.circleci.token_env))
         if rules_file.circleci.api == "v1.1":
             from ci_deploy_gate.circleci.versions import V1_WARNING
@@ -87,9 +110,22 @@ def run(options: Options, environ: Mapping[str, str], output: Output) -> int:
         so_far = so_far._replace(sources=dict(context.sources))
         outcome = decide(rules_file, context)
         so_far = so_far._replace(outcome=outcome, sources=_read_sources(context))
-        if not outcome.fire:
-            return _finish(output, _conclude(output, node, so_far, "skipped", outcome.reason))
+    except GateError as exc:
+        raise Stopped(exc, so_far) from None
+    return Decided(env, node, rules_file, context, outcome, so_far)
 
+
+def run(options: Options, environ: Mapping[str, str], output: Output) -> int:
+    """The exit code of a run that ended well; raises Stopped for one that did not."""
+    found = decided(options, environ, output)
+    if isinstance(found, Node):
+        reason = found.skip_reason()
+        return _finish(output, conclude(output, decision="skipped", reason=reason, node=found))
+    env, node, rules_file, context, outcome, so_far = found
+    if not outcome.fire:
+        return _finish(output, _conclude(output, node, so_far, "skipped", outcome.reason))
+
+    try:
         unread = _config_without_v2(options.repo, rules_file)
         if unread and not options.dry_run:
             raise ConfigError(unread)
@@ -119,6 +155,27 @@ def run(options: Options, environ: Mapping[str, str], output: Output) -> int:
     finally:
         client.close()
     return _finish(output, _conclude_fired(output, node, outcome, so_far))
+
+
+def nodes_to_wait_for(options: Options, found: Decided) -> str | None:
+    """`run`'s --wait-for-nodes: the job whose other nodes node 0 waits for, as the gate
+    does before firing; None when it need not wait."""
+    host = _host(options, found.env, found.rules_file)
+    return _siblings_url(options, found.rules_file, found.node, host, found.context)
+
+
+def wait_for_nodes(options: Options, found: Decided, output: Output, url: str) -> None:
+    """Wait for the other nodes as the gate does: the same token, retries and redaction;
+    DeployFailed when one failed or the wait ran out."""
+    from ci_deploy_gate.circleci.siblings import wait_for_siblings
+
+    client = _client(options, found.env, output, found.rules_file)
+    try:
+        wait_for_siblings(
+            client, url, found.node, timeout=options.wait_timeout, show=output.progress
+        )
+    finally:
+        client.close()
 
 
 def _config_without_v2(repo: str, rules_file: RulesFile) -> str | None:

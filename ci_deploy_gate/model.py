@@ -84,7 +84,7 @@ class Freeze(NamedTuple):
 class Rule(NamedTuple):
     name: str
     condition: Expr
-    trigger: Trigger
+    trigger: Trigger | None  # None only in a rules file for `run`: it runs a command instead
     line: int
     changed_base: str | None = None  # overrides the file's, for `changed` and `messages`
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ci_deploy_gate.circleci.model import Fired, TriggerRequest
     from ci_deploy_gate.evaluate import Decision
     from ci_deploy_gate.node import Node
+    from ci_deploy_gate.steps import Step
 
     Record = tuple[TriggerRequest, "Fired | None"]
 
@@ -31,10 +32,12 @@ def document(
     outcome: Decision | None = None,
     records: Sequence[Record] = (),
     sources: Mapping[str, str] | None = None,
+    commands: Sequence[Step] | None = None,
 ) -> dict[str, Any]:
     """The JSON report. `decision`: triggered, already-triggered, dry-run, skipped, failed
-    or error."""
-    return {
+    or error; for `run`, ran or command-failed. `commands`: `run`'s, which the gate's own
+    report does not have."""
+    doc: dict[str, Any] = {
         "decision": decision,
         "reason": reason,
         "node": node.as_json() if node else None,
@@ -72,6 +75,9 @@ def document(
             for request, response in records
         ],
     }
+    if commands is not None:
+        doc["commands"] = [step.as_json() for step in commands]
+    return doc
 
 
 LOCAL = "local checkout: "  # the prefix of what a local dry-run derived from git
@@ -111,9 +117,10 @@ def human(
     records: Sequence[Record] = (),
     dry_run: bool = False,
     sources: Mapping[str, str] | None = None,
+    commands: Sequence[Step] = (),
 ) -> str:
     """A short account: the verdict, where the facts came from when not from CircleCI,
-    each rule's conditions, what was (or would be) sent."""
+    each rule's conditions, what was (or would be) sent or run."""
     lines = [f"{decision}: {reason}"]
     local = [
         f"{fact}: {where[len(LOCAL) :].rsplit(' (', 1)[0]}"
@@ -148,6 +155,12 @@ def human(
             lines.extend(f"    {line}" for line in _fired(response))
         else:
             lines.append(f"    not fired ({request.method} {request.url})")
+    for step in commands:
+        if step.how is None:  # a dry-run: what it would get, over the environment
+            lines.append(f"  {step.shown} (rule {step.rule}), with:")
+            lines.extend(f"    {name}={value}" for name, value in step.variables)
+        else:
+            lines.append(f"  {step.shown} (rule {step.rule}): {step.how} after {step.seconds}s")
     return "\n".join(lines)
 
 
@@ -176,6 +189,7 @@ def conclude(
     outcome: Decision | None = None,
     records: Sequence[Record] = (),
     sources: Mapping[str, str] | None = None,
+    commands: Sequence[Step] | None = None,
 ) -> str | None:
     """Report a run that ended without error, as JSON and as text from the same facts.
 
@@ -187,6 +201,7 @@ def conclude(
         outcome=outcome,
         records=records,
         sources=sources,
+        commands=commands,
     )
     text = human(
         decision=decision,
@@ -195,6 +210,7 @@ def conclude(
         records=records,
         dry_run=decision == "dry-run",
         sources=sources,
+        commands=commands or (),
     )
     return output.finish(doc, text)
 

@@ -539,6 +539,10 @@ RULE = Section(
     one_of=("if", "when"),
 )
 
+RULE_LIST = ListOf(
+    RULE, "a list of rules", joiner=": ", unique="the name is already used by {first}"
+)
+
 RULES_FILE = Section(
     (
         Key(
@@ -580,15 +584,14 @@ RULES_FILE = Section(
             ),
             "change freezes, tested with `frozen` and `frozen NAME`",
         ),
-        Key(
-            "rules",
-            ListOf(
-                RULE, "a list of rules", joiner=": ", unique="the name is already used by {first}"
-            ),
-            required=True,
-        ),
+        Key("rules", RULE_LIST, required=True),
     ),
     top=True,
+)
+
+# `run` runs a command for each matched rule: its rules need not name a job to fire
+RUN_RULES_FILE = RULES_FILE.with_key(
+    "rules", kind=RULE_LIST._replace(item=RULE.with_key("trigger", required=False))
 )
 
 
@@ -605,8 +608,9 @@ def schema() -> dict[str, Any]:
 # --- load -------------------------------------------------------------------------------
 
 
-def load_rules(path: str) -> RulesFile:
-    return parse_rules(read_rules_text(path), path)
+def load_rules(path: str, *, triggers: bool = True) -> RulesFile:
+    """`triggers`: every rule must name a job to fire (the gate); False for `run`."""
+    return parse_rules(read_rules_text(path), path, triggers=triggers)
 
 
 def read_rules_text(path: str) -> str:
@@ -621,23 +625,25 @@ def read_rules_text(path: str) -> str:
         raise ConfigError(f"{path}: cannot read the rules file: {exc}") from None
 
 
-def parse_rules(text: str, path: str) -> RulesFile:
+def parse_rules(text: str, path: str, *, triggers: bool = True) -> RulesFile:
     """Raises ConfigError listing every problem, one per line, in file order."""
-    rules_file, problems = check_rules(text, path)
+    rules_file, problems = check_rules(text, path, triggers=triggers)
     if problems or rules_file is None:
         raise ConfigError("\n".join(str(p) for p in problems))
     return rules_file
 
 
-def check_rules(text: str, path: str) -> tuple[RulesFile | None, list[Problem]]:
+def check_rules(
+    text: str, path: str, *, triggers: bool = True
+) -> tuple[RulesFile | None, list[Problem]]:
     """The rules file and every problem in it, in file order; ConfigError only when it is
-    not YAML at all."""
+    not YAML at all. `triggers` False: a rule need not name a job (`run`)."""
     from ci_deploy_gate.spec import Problem
 
     document = load_yaml(text, path)
     if document is None:
         return None, [Problem(path, 1, "", "the rules file is empty; it needs a 'rules:' list")]
-    found, problems = walk_document(RULES_FILE, document, path)
+    found, problems = walk_document(RULES_FILE if triggers else RUN_RULES_FILE, document, path)
     if problems or not isinstance(found, Fields):
         return None, problems
     return _freeze(found, path), []
@@ -690,6 +696,7 @@ def _rule(rule: Fields) -> Rule:
     values = rule.values
     trigger = values["trigger"]
     line = rule.line("trigger")
+    made: Trigger | None
     if isinstance(trigger, Fields):
         given = trigger.values
         pin = given["pin"] if given["pin"] is not None else given["project"] is None
@@ -703,7 +710,9 @@ def _rule(rule: Fields) -> Rule:
             pin=pin,
             token_env=given["token_env"],
         )
-    else:
+    elif trigger is not None:
         made = Trigger(trigger, (), line)
+    else:
+        made = None  # only in a rules file for `run`
     condition = values["if"] if values["if"] is not None else values["when"]
     return Rule(values["name"], condition, made, rule.at.line, values["changed_base"])

@@ -124,6 +124,12 @@ class Section(NamedTuple):
     def key(self, name: str) -> Key:
         return next(key for key in self.keys if key.name == name)
 
+    def with_key(self, name: str, **changes: Any) -> Section:
+        """This section with one key changed: a variant derived from the one description,
+        not a copy of it."""
+        keys = tuple(key._replace(**changes) if key.name == name else key for key in self.keys)
+        return self._replace(keys=keys)
+
     def read(self, walk: Walk, value: object, at: At) -> object:
         if not isinstance(value, YamlMap):
             return walk.problem(at, f"expected a mapping, found {kind_of(value)}")

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.model import CircleCISettings
-from ci_deploy_gate.rules import load_rules, parse_rules
+from ci_deploy_gate.rules import RULE as GATE_RULE
+from ci_deploy_gate.rules import RULES_FILE, RUN_RULES_FILE, load_rules, parse_rules
+from ci_deploy_gate.spec import ListOf, Section
 from tests.conftest import ROOT
 
 RULE = "rules: [{name: a, if: fork, trigger: d}]\n"
@@ -66,6 +68,28 @@ def test_defaults_when_only_rules_are_given() -> None:
     assert rules_file.circleci.token_env == "CIRCLE_API_USER_TOKEN"
     assert rules_file.circleci.url is None
     assert rules_file.circleci.vcs is None
+
+
+def test_a_rules_file_for_run_needs_no_trigger_and_checks_one_given() -> None:
+    text = "rules:\n  - {name: a, if: fork}\n  - {name: b, if: fork, trigger: {job: d}}\n"
+    rules_file = parse_rules(text, "g.yml", triggers=False)
+    assert [(rule.name, rule.trigger and rule.trigger.job) for rule in rules_file.rules] == [
+        ("a", None),
+        ("b", "d"),
+    ]
+    with pytest.raises(ConfigError) as caught:
+        parse_rules("rules:\n  - {name: a, if: fork, trigger: ''}\n", "g.yml", triggers=False)
+    assert str(caught.value) == "g.yml:2: rules[0] (a): trigger: expected a job name"
+
+
+def test_the_run_description_is_derived_from_the_gates() -> None:
+    rules = RUN_RULES_FILE.key("rules").kind
+    assert isinstance(rules, ListOf) and isinstance(rules.item, Section)
+    rule = rules.item
+    assert rule.key("trigger").required is False
+    assert GATE_RULE.key("trigger").required is True  # the gate's own is left as it is
+    assert [key.name for key in rule.keys] == [key.name for key in GATE_RULE.keys]
+    assert [key.name for key in RUN_RULES_FILE.keys] == [key.name for key in RULES_FILE.keys]
 
 
 def test_unknown_key_names_line_and_suggests() -> None:

@@ -4,5 +4,8 @@
 Kept to this table: every run of the gate imports it to tell a command from an option.
 """
 
-NAMES = ("check", "schema", "init", "migrate")
+NAMES = ("check", "schema", "init", "migrate", "run")
+# these take the gate's options, then `-- COMMAND...`, and report as the gate does:
+# `main(options, argv, environ, output) -> int`, raising the gate's Stopped
+GATED = ("run",)
 VERBOSE_HELP = "on an internal error, print its traceback too"

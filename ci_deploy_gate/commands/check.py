@@ -192,6 +192,8 @@ def triggers_exist(inputs: Inputs) -> Iterator[Finding]:
         known += [name for name in workflows if name != "version" and name not in known]
         what = "a job under jobs: or a workflow under workflows:"
     for rule in rules.rules:
+        if rule.trigger is None:  # not in the gate's rules file, which `check` reads
+            continue
         job = rule.trigger.job
         if job is None or rule.trigger.project is not None or job in known:
             continue  # a pipeline with no job, or another project's: not this config's
@@ -214,12 +216,17 @@ def pipeline_parameters_declared(inputs: Inputs) -> Iterator[Finding]:
     declared = config.section("parameters")
     revision = rules.circleci.revision_parameter
     # (parameter, a value the gate sends in it, line, key) for everything the gate sends
-    sent: list[tuple[str, object, int, str]] = [(revision, "0" * 40, 1, "circleci")]
+    sent: list[tuple[str, object, int, str]] = []
     for rule in rules.rules:
+        trigger = rule.trigger
+        if trigger is None or trigger.project is not None:
+            continue  # another project's pipeline reads its own config, not this one
         where = f"rules ({rule.name}): trigger"
-        line = rule.trigger.line
-        sent.append((rules.circleci.job_parameter, rule.trigger.job, line, where))
-        sent.extend((name, value, line, where) for name, value in rule.trigger.parameters)
+        if trigger.pin and not any(name == revision for name, *_ in sent):
+            sent.insert(0, (revision, "0" * 40, 1, "circleci"))
+        if trigger.job is not None:
+            sent.append((rules.circleci.job_parameter, trigger.job, trigger.line, where))
+        sent.extend((name, value, trigger.line, where) for name, value in trigger.parameters)
     said: set[tuple[str, str]] = set()
     for name, value, line, where in sent:
         spec = declared.get(name)
@@ -296,7 +303,7 @@ def contexts_of_v1_jobs(inputs: Inputs) -> Iterator[Finding]:
     """Jobs fired through API v1.1 get no context variables (pipelines through v2 do)."""
     if inputs.rules.circleci.api != "v1.1":
         return
-    triggered = {rule.trigger.job for rule in inputs.rules.rules}
+    triggered = {rule.trigger.job for rule in inputs.rules.rules if rule.trigger}
     for workflow, body in inputs.config.section("workflows").items():
         jobs = body.get("jobs") if isinstance(body, Mapping) else None
         for index, entry in enumerate(jobs if isinstance(jobs, list) else []):
@@ -320,7 +327,7 @@ def _gaps(inputs: Inputs, analysis: Callable[..., Iterator[Gap]]) -> Iterator[Fi
     if not _is_v2_on_2_1(inputs):
         return
     pipelines = Pipelines(inputs.config, inputs.rules.circleci)
-    triggers = [rule.trigger for rule in inputs.rules.rules]
+    triggers = [rule.trigger for rule in inputs.rules.rules if rule.trigger is not None]
     for gap in analysis(pipelines, triggers):
         yield Finding(gap.level, inputs.config.path, gap.line, gap.where, gap.message)
 
@@ -350,7 +357,11 @@ def workspace_of_v1_jobs(inputs: Inputs) -> Iterator[Finding]:
     if inputs.rules.circleci.api != "v1.1":
         return
     pipelines = Pipelines(inputs.config, inputs.rules.circleci)
-    jobs = (rule.trigger.job for rule in inputs.rules.rules if rule.trigger.project is None)
+    jobs = (
+        rule.trigger.job
+        for rule in inputs.rules.rules
+        if rule.trigger is not None and rule.trigger.project is None
+    )
     for job in dict.fromkeys(job for job in jobs if job is not None):
         attach = [s for s in pipelines.steps(job) if s.name == "attach_workspace"]
         if attach:
