@@ -120,11 +120,9 @@ def decide(rules_file: RulesFile, context: Context) -> Decision:
         )
         return Decision(False, reason, first, tuple(results), ())
     chosen = matched[:1] if rules_file.match == "first" else matched
-    fires: list[Fire] = []
-    for rule in chosen:
-        trigger = rule.trigger  # None only for `run`, which fires nothing
-        if trigger and all(fire.trigger.job != trigger.job for fire in fires):  # each job once
-            fires.append(Fire(rule.name, trigger))
+    # every matched rule's trigger; `targets` sends one request per place they go
+    # (None only for `run`, which fires nothing)
+    fires = [Fire(rule.name, rule.trigger) for rule in chosen if rule.trigger is not None]
     names = ", ".join(repr(rule.name) for rule in chosen)
     reason = f"rule {names} matched" if len(chosen) == 1 else f"rules {names} matched"
     return Decision(True, reason, first, tuple(results), tuple(fires))

@@ -99,7 +99,7 @@ def decided(
         from ci_deploy_gate.rules import load_rules
 
         rules_file = load_rules(rules_path(options.rules, env), triggers=triggers)
-        output.secrets.extend(secret_values(env, rules_file.circleci.token_env))
+        output.secrets.extend(secret_values(env, *_token_variables(rules_file)))
         if rules_file.circleci.api == "v1.1":
             from ci_deploy_gate.circleci.versions import V1_WARNING
 
@@ -145,16 +145,27 @@ def run(options: Options, environ: Mapping[str, str], output: Output) -> int:
                 "environment: CIRCLECI is not 'true': refusing a real trigger outside CircleCI "
                 "(use --dry-run to see what would be sent, or set CIRCLECI=true deliberately)"
             )
-        client = _client(options, env, output, rules_file)
+        needed = [request.token_env for request in requests]
+        if siblings:
+            needed.append(rules_file.circleci.token_env)
+        clients = {name: _client(options, env, output, rules_file, name) for name in needed}
     except Stopped:
         raise
     except GateError as exc:
         raise Stopped(exc, so_far) from None
     try:
-        so_far = _send(client, options, output, node, so_far, requests, rules_file, siblings)
+        so_far = _send(clients, options, output, node, so_far, requests, rules_file, siblings)
     finally:
-        client.close()
+        for client in clients.values():
+            client.close()
     return _finish(output, _conclude_fired(output, node, outcome, so_far))
+
+
+def _token_variables(rules_file: RulesFile) -> list[str]:
+    """Every variable a token of this rules file is read from: each is redacted."""
+    found = [rules_file.circleci.token_env]
+    found += [rule.trigger.token_env or "" for rule in rules_file.rules if rule.trigger]
+    return [name for name in dict.fromkeys(found) if name]
 
 
 def nodes_to_wait_for(options: Options, found: Decided) -> str | None:
@@ -301,19 +312,25 @@ def _siblings_url(
 
 
 def _client(
-    options: Options, env: Mapping[str, str], output: Output, rules_file: RulesFile
+    options: Options,
+    env: Mapping[str, str],
+    output: Output,
+    rules_file: RulesFile,
+    token_env: str | None = None,
 ) -> Client:
+    """A client holding the token of `token_env` (default circleci.token_env); read before
+    anything is sent, so a missing token is exit 2 with nothing gone out."""
     from ci_deploy_gate.circleci.retry import Policy
     from ci_deploy_gate.circleci.transport import Client
     from ci_deploy_gate.credentials import read_token
 
-    token = read_token(env, rules_file.circleci.token_env)
+    token = read_token(env, token_env or rules_file.circleci.token_env)
     policy = Policy(attempts=rules_file.circleci.retries, deadline=rules_file.circleci.deadline)
     return Client(token, policy, log=output.note if options.verbose else None)
 
 
 def _send(
-    client: Client,
+    clients: Mapping[str, Client],
     options: Options,
     output: Output,
     node: Node,
@@ -330,16 +347,19 @@ def _send(
         if siblings:
             from ci_deploy_gate.circleci.siblings import wait_for_siblings
 
+            client = clients[rules_file.circleci.token_env]
             wait_for_siblings(
                 client, siblings, node, timeout=options.wait_timeout, show=output.progress
             )
         for request in requests:
             # (request, None) stays if firing fails: the report shows what was not fired
             so_far = so_far._replace(records=(*so_far.records, (request, None)))
-            fired = fire(client, request, rules_file.circleci, force=options.force)
+            fired = fire(
+                clients[request.token_env], request, rules_file.circleci, force=options.force
+            )
             so_far = so_far._replace(records=(*so_far.records[:-1], (request, fired)))
         if options.wait:
-            so_far = _follow(client, output, so_far, timeout=options.wait_timeout)
+            so_far = _follow(clients, output, so_far, timeout=options.wait_timeout)
     except Stopped:
         raise
     except GateError as exc:
@@ -347,7 +367,9 @@ def _send(
     return so_far
 
 
-def _follow(client: Client, output: Output, so_far: SoFar, *, timeout: float) -> SoFar:
+def _follow(
+    clients: Mapping[str, Client], output: Output, so_far: SoFar, *, timeout: float
+) -> SoFar:
     """--wait: each fired build or pipeline to its end; a Stopped (DeployFailed) unless
     every one succeeded."""
     from ci_deploy_gate.circleci.follow import follow
@@ -356,6 +378,7 @@ def _follow(client: Client, output: Output, so_far: SoFar, *, timeout: float) ->
     try:
         for index, (request, fired) in enumerate(so_far.records):
             if fired is not None:
+                client = clients[request.token_env]
                 fired = follow(client, request, fired, timeout=timeout, show=output.progress)
                 records = list(so_far.records)
                 records[index] = (request, fired)

@@ -67,6 +67,8 @@ class FakeCircleCI:
         self.head = SHA  # the branch head a v2 pipeline runs at
         self.extra_headers: dict[str, str] = {}
         self.echo_parameters = False  # report posted parameters in trigger_parameters
+        self.default_branch = "main"  # where a pipeline posted without a ref runs
+        self.now = "2026-11-22T10:00:00Z"  # created_at of the pipelines made from now on
         self.workflow_names: dict[str, list[str]] = {}  # pipeline id -> its workflows
         self.workflow_read_status: int | None = None  # answer workflow reads with this
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -110,14 +112,16 @@ class FakeCircleCI:
 
     def _create_pipeline(self, slug: str, body: dict[str, Any]) -> dict[str, Any]:
         ref = body.get("checkout") or body
+        if "branch" not in ref and "tag" not in ref:  # no ref: the project's default branch
+            ref = {"branch": self.default_branch}
         pipeline = {
             "id": str(uuid.uuid4()),
             "errors": [],
             "project_slug": slug,
             "number": 700 + len(self.pipelines),
             "state": "created",
-            "created_at": "2026-11-22T10:00:00Z",
-            "updated_at": "2026-11-22T10:00:00Z",
+            "created_at": self.now,
+            "updated_at": self.now,
             "trigger": {"type": "api", "received_at": "2026-11-22T10:00:00Z", "actor": {}},
             # What CircleCI is seen to report: its own trigger data, not the parameters
             # an API trigger posted (unless a test asks for them, as an extra signal)
@@ -213,7 +217,7 @@ class FakeCircleCI:
         items = [
             p
             for p in reversed(self.pipelines)
-            if branch is None or p["vcs"].get("branch") == branch
+            if p["project_slug"] == slug and (branch is None or p["vcs"].get("branch") == branch)
         ]
         return 200, {"items": items[:20], "next_page_token": None}, {}
 
