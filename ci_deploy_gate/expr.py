@@ -8,6 +8,8 @@ Precedence: not > and > or; parentheses group.
 
 from __future__ import annotations
 
+import re
+
 from ci_deploy_gate.conditions import (
     All,
     AnyOf,
@@ -376,4 +378,78 @@ class _Parser:
 
 def parse(source: str) -> Expr:
     """Parse an `if` expression; raises ExprError with the 1-based column at fault."""
-    return _Parser(source).parse()
+    try:
+        return _Parser(source).parse()
+    except ExprError as exc:
+        hint = _regex_hint(source, exc.column - 1)
+        if hint is None:
+            raise
+        raise ExprError(exc.message, exc.column, hint) from None
+
+
+_ENDS_A_REGEX = frozenset(")],")  # what may follow a /regex/ that ended where it was meant to
+_A_PREFIX_GLOB = re.compile(r"[A-Za-z0-9_/-]+")
+
+
+def _regex_hint(source: str, at: int) -> str | None:
+    """When the error at offset `at` is the rest of a /regex/ that its first '/' ended
+    (`/release/.*/` read as `/release/` then `.*/`), the hint that says so and how to
+    write it; None when the error has nothing to do with a regex."""
+    try:
+        before = _tokens(source[:at])[:-1]  # an error's column starts a token: this reads
+    except ExprError:  # pragma: no cover - a safeguard: keep the error as it was
+        return None
+    try:
+        rest = _tokens(source[at:])[0]
+    except ExprError:  # an unterminated string or /regex/ at `at`
+        rest = _Token("end", "", 0, 0)
+    regexes = [i for i, token in enumerate(before) if token.kind == "regex"]
+    if not regexes:
+        return None
+    regex = before[regexes[-1]]
+    between = source[regex.end : at]
+    follows = source[regex.end : regex.end + 1]
+    meant: str | None = None
+    if follows and not follows.isspace() and follows not in _ENDS_A_REGEX:
+        if any(char.isspace() for char in between):
+            return None
+        meant = _meant_regex(source, regex)  # `/release/.*/`, `/release/(a|b)/`
+        if meant is not None and regex.start + len(meant) <= at:
+            return None  # the error is past the regex the text meant
+    elif between.isspace() and regex is before[-1]:
+        if rest.kind != "word" or not rest.text.endswith("/"):
+            return None
+        meant = source[regex.start : at + rest.end]  # `/release/ .*/`
+    else:
+        return None
+    ends = "a /regex/ ends at its first '/' not escaped with '\\'"
+    if meant is None:
+        return f"{ends}: write '\\/' for a '/' inside one"
+    ways = [meant[0] + _escape_slashes(meant[1:-1]) + meant[-1]]
+    searched = regexes[-1] >= 2 and before[regexes[-1] - 2].text in ("message", "messages")
+    if not searched and "\\" not in meant and '"' not in meant:
+        ways.append(f'quote it: "{meant}"')
+        body = meant[1:-1]
+        if body.endswith(".*") and _A_PREFIX_GLOB.fullmatch(body[:-2]):
+            ways.append(f"use the glob {body[:-2]}*")
+    said = ways[0] if len(ways) == 1 else ", ".join(ways[:-1]) + f", or {ways[-1]}"
+    return f"{ends}: write {said}"
+
+
+def _meant_regex(source: str, regex: _Token) -> str | None:
+    """The /regex/ that starts where `regex` does and ends at a '/' followed by a space,
+    the end, or `)`, `]` or `,`, without a space before it; None when there is none."""
+    at = regex.end
+    while at < len(source) and not source[at].isspace():
+        if source[at] == "/" and not _escaped(source, at):
+            after = source[at + 1 : at + 2]
+            if not after or after.isspace() or after in _ENDS_A_REGEX:
+                return source[regex.start : at + 1]
+        at += 1
+    return None
+
+
+def _escape_slashes(body: str) -> str:
+    return "".join(
+        "\\/" if char == "/" and not _escaped(body, i) else char for i, char in enumerate(body)
+    )

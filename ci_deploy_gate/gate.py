@@ -136,7 +136,7 @@ def run(options: Options, environ: Mapping[str, str], output: Output) -> int:
         siblings = _siblings_url(options, rules_file, node, host, context)
         if options.dry_run:
             so_far = so_far._replace(records=tuple((request, None) for request in requests))
-            waits = f"; would first wait for the other {node.total - 1} nodes" if siblings else ""
+            waits = f"; would first wait for the other {len(node.others)} nodes" if siblings else ""
             reason = f"{outcome.reason}; nothing sent{waits}"
             return _finish(output, _conclude(output, node, so_far, "dry-run", reason))
 
@@ -298,7 +298,15 @@ def _siblings_url(
     options: Options, rules_file: RulesFile, node: Node, host: str, context: Context
 ) -> str | None:
     """The v2 job URL whose parallel_runs node 0 waits on, or None when it need not wait."""
-    if not (options.wait_for_nodes or rules_file.wait_for_nodes) or node.total < 2:
+    if not (options.wait_for_nodes or rules_file.wait_for_nodes):
+        return None
+    if node.total is None:
+        raise ConfigError(
+            f"environment: CIRCLE_NODE_INDEX={node.index} is set but CIRCLE_NODE_TOTAL is not: "
+            "waiting for the other nodes needs their number (set CIRCLE_NODE_TOTAL to the "
+            "job's parallelism)"
+        )
+    if node.total < 2:
         return None
     build_num = context.env.get("CIRCLE_BUILD_NUM", "").strip()
     if not build_num.isdigit():

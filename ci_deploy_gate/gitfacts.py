@@ -333,17 +333,20 @@ def _local_environment(repo_path: str) -> tuple[dict[str, str], dict[str, str]]:
         values["CIRCLE_TAG"] = tags[0]
         origins["CIRCLE_TAG"] = "local checkout: a tag at HEAD"
     url = next((remote.url for remote in repo.remotes if remote.name == "origin"), None)
-    project = _project(url) if url else None
+    if not url:
+        return values, origins
+    # Kept even when it names no project: the error that the project is missing shows it.
+    values["CIRCLE_REPOSITORY_URL"] = _USERINFO.sub("", url)
+    origins["CIRCLE_REPOSITORY_URL"] = "local checkout: the origin remote"
+    # giturlparse reads https://user:token@host/repo.git as an ssh URL whose owner is the
+    # token's last letter; an ssh:// URL needs its user (git@) to parse.
+    web = url.lower().startswith(("http://", "https://"))
+    project = _project(_USERINFO.sub("", url) if web else url)
     if project:
         org, name = project
-        values.update(
-            CIRCLE_PROJECT_USERNAME=org,
-            CIRCLE_PROJECT_REPONAME=name,
-            CIRCLE_REPOSITORY_URL=_USERINFO.sub("", url or ""),
-        )
+        values.update(CIRCLE_PROJECT_USERNAME=org, CIRCLE_PROJECT_REPONAME=name)
         for variable in ("CIRCLE_PROJECT_USERNAME", "CIRCLE_PROJECT_REPONAME"):
             origins[variable] = "local checkout: the origin remote"
-        origins["CIRCLE_REPOSITORY_URL"] = "local checkout: the origin remote"
     return values, origins
 
 

@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 
 
 class Node:
-    """This container's place among the job's parallel nodes (0-based)."""
+    """This container's place among the job's parallel nodes (0-based); `total` None when
+    CIRCLE_NODE_INDEX is set without CIRCLE_NODE_TOTAL."""
 
     __slots__ = ("index", "total")
 
-    def __init__(self, index: int, total: int) -> None:
+    def __init__(self, index: int, total: int | None) -> None:
         self.index = index
         self.total = total
 
@@ -35,26 +36,39 @@ class Node:
     def fires(self) -> bool:
         return self.index == 0
 
+    @property
+    def others(self) -> list[int]:
+        """The other nodes of the job; none known when the total is unknown."""
+        return [i for i in range(self.total or 0) if i != self.index]
+
     def skip_reason(self) -> str:
+        if self.total is None:
+            return f"node {self.index} (CIRCLE_NODE_TOTAL not set), only node 0 fires"
         return f"node {self.index} of {self.total}, only node 0 fires"
 
-    def as_json(self) -> dict[str, int]:
+    def as_json(self) -> dict[str, int | None]:
         return {"index": self.index, "total": self.total}
 
 
-def _number(environ: Mapping[str, str], name: str, default: int) -> int:
+def _number(environ: Mapping[str, str], name: str) -> int | None:
     raw = environ.get(name, "").strip()
     if not raw:
-        return default
+        return None
     if not raw.isdigit():
         raise ConfigError(f"environment: {name}={raw!r} is not a whole number")
     return int(raw)
 
 
 def read_node(environ: Mapping[str, str]) -> Node:
-    """Unset or empty CIRCLE_NODE_INDEX means node 0; garbage is an error, not node 0."""
-    index = _number(environ, "CIRCLE_NODE_INDEX", 0)
-    total = _number(environ, "CIRCLE_NODE_TOTAL", max(index + 1, 1))
+    """Unset or empty CIRCLE_NODE_INDEX means node 0 (of 1, without CIRCLE_NODE_TOTAL);
+    a set index without a total leaves the total unknown, not guessed; garbage is an
+    error, not node 0."""
+    index = _number(environ, "CIRCLE_NODE_INDEX")
+    total = _number(environ, "CIRCLE_NODE_TOTAL")
+    if index is None:
+        index, total = 0, 1 if total is None else total
+    if total is None:
+        return Node(index, None)
     if total < 1 or index >= total:
         raise ConfigError(
             f"environment: CIRCLE_NODE_INDEX={index} does not fit CIRCLE_NODE_TOTAL={total}"

@@ -169,3 +169,20 @@ def test_error_report_carries_what_was_decided(
     assert doc["rules"][0]["matched"] is True
     assert doc["sources"]["branch"] == "environment (CIRCLE_BRANCH)"
     assert doc["triggers"] == []
+
+
+def test_a_regex_cut_at_its_inner_slash_says_how_to_write_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = write(
+        tmp_path / "gate.yml",
+        "rules:\n  - name: release\n    if: branch matches /release/.*/\n    trigger: deploy\n",
+    )
+    code = main(["--rules", str(rules), "--dry-run"], environ=circle_env())
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ci-deploy-gate: error: {rules}:3: rules[0] (release): if: unexpected '.*/' at "
+        "column 25 (a /regex/ ends at its first '/' not escaped with '\\': write "
+        '/release\\/.*/, quote it: "/release/.*/", or use the glob release/*)\n'
+    )

@@ -115,6 +115,48 @@ def test_node_skip_reports_json(tmp_path: Path, spelling: list[str]) -> None:
     assert result.stderr == "skipped: node 2 of 3, only node 0 fires\n"
 
 
+@pytest.mark.parametrize("spelling", [["--json"], ["--json", "--set", "CIRCLE_NODE_INDEX=1"]])
+def test_a_node_without_a_total_skips_without_inventing_one(
+    tmp_path: Path, spelling: list[str]
+) -> None:
+    """The first spelling leaves by the node guard, the second by the full path."""
+    env = {"CIRCLE_NODE_INDEX": "1" if spelling == ["--json"] else None, "CIRCLE_NODE_TOTAL": None}
+    result = gate(tmp_path, *spelling, "--report", "r.json", rules=None, **env)
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {
+        "decision": "skipped",
+        "reason": "node 1 (CIRCLE_NODE_TOTAL not set), only node 0 fires",
+        "node": {"index": 1, "total": None},
+        "sources": {},
+        "rule": None,
+        "rules": [],
+        "triggers": [],
+    }
+    assert result.stderr == "skipped: node 1 (CIRCLE_NODE_TOTAL not set), only node 0 fires\n"
+    result = gate(tmp_path, rules=None, CIRCLE_NODE_INDEX="1", CIRCLE_NODE_TOTAL=None)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "skipped: node 1 (CIRCLE_NODE_TOTAL not set), only node 0 fires\n",
+        "",
+    )
+
+
+def test_node_0_without_a_total_will_not_guess_whom_to_wait_for(tmp_path: Path) -> None:
+    result = gate(
+        tmp_path,
+        "--wait-for-nodes",
+        rules=RELEASE_RULES,
+        CIRCLE_NODE_TOTAL=None,
+        CIRCLE_BUILD_NUM="9",
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "ci-deploy-gate: error: environment: CIRCLE_NODE_INDEX=0 is set but CIRCLE_NODE_TOTAL "
+        "is not: waiting for the other nodes needs their number (set CIRCLE_NODE_TOTAL to the "
+        "job's parallelism)\n"
+    )
+
+
 def test_node_from_set_is_guarded_too(tmp_path: Path, api: FakeCircleCI) -> None:
     result = gate(
         tmp_path, "--api-url", api.url, "--set", "CIRCLE_NODE_INDEX=1", CIRCLE_NODE_TOTAL="2"

@@ -312,3 +312,71 @@ def test_the_explanation_shows_what_the_verdict_did_not_need(
 def test_the_explained_verdict_is_the_evaluated_one(source: str) -> None:
     expr = parse(source)
     assert explained(expr, CONTEXT)[0] is evaluate(expr, CONTEXT)
+
+
+ENDS = "a /regex/ ends at its first '/' not escaped with '\\'"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "branch matches /release/.*/",
+            f"unexpected '.*/' at column 25 ({ENDS}: write /release\\/.*/, "
+            'quote it: "/release/.*/", or use the glob release/*)',
+        ),
+        (
+            "branch matches /release/(a|b)/ and not fork",
+            f"unterminated /regex/ at column 30 ({ENDS}: write /release\\/(a|b)/, "
+            'or quote it: "/release/(a|b)/")',
+        ),
+        (
+            "branch matches /release/ .*/",
+            f"unexpected '.*/' at column 26 ({ENDS}: write /release\\/ .*/, "
+            'or quote it: "/release/ .*/")',
+        ),
+        (
+            "(branch matches /a/b/c/)",
+            "expected ')' to close the '(' at column 1, found 'b/c/' at column 20 "
+            f'({ENDS}: write /a\\/b\\/c/, or quote it: "/a/b/c/")',
+        ),
+        (  # a commit message takes only the unquoted /regex/
+            "message matches /^fix/urgent/",
+            f"unexpected 'urgent/' at column 23 ({ENDS}: write /^fix\\/urgent/)",
+        ),
+        (  # a backslash in quotes escapes: the quoted form is not offered
+            "branch matches /v\\d+/.*/",
+            f"unexpected '.*/' at column 22 ({ENDS}: write /v\\d+\\/.*/)",
+        ),
+        (
+            "branch matches /release/x and not fork",
+            f"unexpected 'x' at column 25 ({ENDS}: write '\\/' for a '/' inside one)",
+        ),
+        # a /regex/ that ended where it was meant to: the usual messages
+        ("branch matches /a/ b", "unexpected 'b' at column 20 (expected 'and' or 'or')"),
+        ("branch matches /a/)", "unexpected ')' at column 19 (expected 'and' or 'or')"),
+        ("branch matches /a/ /b/", "unexpected '/b/' at column 20 (expected 'and' or 'or')"),
+    ],
+)
+def test_a_regex_cut_at_an_inner_slash_says_how_to_write_it(source: str, message: str) -> None:
+    with pytest.raises(ExprError) as caught:
+        parse(source)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "branch matches /release\\/.*/",
+        'branch matches "/release/.*/"',  # a quoted /regex/ ends at its quote
+        "branch matches '/release/.*/'",
+        "branch matches release/*",
+        'branch matches "/r\\\\w+/.*/"',  # in quotes a regex's backslash is doubled
+    ],
+)
+def test_the_suggested_forms_of_a_regex_with_a_slash_match(source: str) -> None:
+    assert evaluate(parse(source), CONTEXT) is True
+
+
+def test_a_quoted_regex_loses_a_single_backslash() -> None:
+    assert evaluate(parse('branch matches "/r\\w+/.*/"'), CONTEXT) is False  # read as /rw+/.*/

@@ -797,6 +797,65 @@ def test_local_gitlab_remote_keeps_the_subgroup(repo: Repo) -> None:
     )
 
 
+PASS_THE_PROJECT = "pass --set CIRCLE_PROJECT_USERNAME=ORG --set CIRCLE_PROJECT_REPONAME=REPO"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("/srv/git/shop.git", "/srv/git/shop.git"),
+        ("https://deploy:s3cret@git.example.com/shop.git", "https://git.example.com/shop.git"),
+    ],
+)
+def test_local_origin_that_names_no_project_says_so(repo: Repo, url: str, shown: str) -> None:
+    repo.git("remote", "set-url", "origin", url)
+    repo.git("checkout", "-q", "-b", "release")
+    result = local(repo)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "ci-deploy-gate: error: environment: CIRCLE_PROJECT_USERNAME and "
+        f"CIRCLE_PROJECT_REPONAME not set: the checkout's origin remote ({shown}) is not on "
+        f"GitHub, Bitbucket or GitLab, so it names no CircleCI project; {PASS_THE_PROJECT}\n"
+    )
+
+
+def test_local_checkout_without_origin_says_so(repo: Repo) -> None:
+    repo.git("remote", "remove", "origin")
+    repo.git("checkout", "-q", "-b", "release")
+    result = local(repo)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "ci-deploy-gate: error: environment: CIRCLE_PROJECT_USERNAME and "
+        "CIRCLE_PROJECT_REPONAME not set: the checkout has no origin remote to name the "
+        f"CircleCI project after; {PASS_THE_PROJECT}\n"
+    )
+    result = local(repo, "--set", "CIRCLE_PROJECT_USERNAME=acme")
+    assert result.stderr == (
+        "ci-deploy-gate: error: environment: CIRCLE_PROJECT_REPONAME not set: the checkout "
+        "has no origin remote to name the CircleCI project after; pass --set "
+        "CIRCLE_PROJECT_REPONAME=REPO\n"
+    )
+
+
+def test_local_origin_on_another_host_asks_for_the_vcs(repo: Repo) -> None:
+    repo.git("remote", "set-url", "origin", "https://deploy:s3cret@git.example.com/acme/shop.git")
+    repo.git("checkout", "-q", "-b", "release")
+    result = local(repo)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "ci-deploy-gate: error: environment: cannot tell GitHub from Bitbucket by the "
+        "checkout's origin remote (https://git.example.com/acme/shop.git), which is on "
+        "neither github.com nor bitbucket.org; set circleci.vcs in the rules file, or pass "
+        "--set CIRCLE_REPOSITORY_URL=https://github.com/ORG/REPO (or "
+        "https://bitbucket.org/ORG/REPO)\n"
+    )
+    result = local(repo, "--json", "--set", "CIRCLE_REPOSITORY_URL=https://github.com/acme/shop")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["triggers"][0]["request"]["url"] == (
+        "https://circleci.com/api/v2/project/gh/acme/shop/pipeline"
+    )
+
+
 def test_on_circleci_the_environment_is_used_not_the_checkout(repo: Repo) -> None:
     write(repo.path / ".circleci" / "deploy-gate.yml", LOCAL_RULES)
     result = run_gate(["--dry-run", "--json"], circle_env(CIRCLE_SHA1=None), repo.path)

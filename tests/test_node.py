@@ -13,7 +13,9 @@ from ci_deploy_gate.node import Node, read_node
         ({"CIRCLE_NODE_INDEX": ""}, Node(0, 1)),
         ({"CIRCLE_NODE_INDEX": "0", "CIRCLE_NODE_TOTAL": "4"}, Node(0, 4)),
         ({"CIRCLE_NODE_INDEX": "3", "CIRCLE_NODE_TOTAL": "4"}, Node(3, 4)),
-        ({"CIRCLE_NODE_INDEX": "2"}, Node(2, 3)),
+        ({"CIRCLE_NODE_INDEX": "2"}, Node(2, None)),  # the total is unknown, not guessed
+        ({"CIRCLE_NODE_INDEX": "0", "CIRCLE_NODE_TOTAL": ""}, Node(0, None)),
+        ({"CIRCLE_NODE_TOTAL": "3"}, Node(0, 3)),
     ],
 )
 def test_read_node(env: dict[str, str], node: Node) -> None:
@@ -44,3 +46,11 @@ def test_a_garbled_node_is_an_error_not_node_zero(env: dict[str, str], message: 
     with pytest.raises(ConfigError) as caught:
         read_node(env)
     assert str(caught.value) == message
+
+
+def test_a_node_without_a_total_says_so() -> None:
+    node = read_node({"CIRCLE_NODE_INDEX": "1"})
+    assert node.skip_reason() == "node 1 (CIRCLE_NODE_TOTAL not set), only node 0 fires"
+    assert node.as_json() == {"index": 1, "total": None}
+    assert (node.fires, node.others) == (False, [])
+    assert read_node({"CIRCLE_NODE_INDEX": "1", "CIRCLE_NODE_TOTAL": "3"}).others == [0, 2]

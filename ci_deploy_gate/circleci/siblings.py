@@ -54,7 +54,7 @@ def wait_for_siblings(
     show: Callable[[str], None],
 ) -> None:
     """Returns when every other node passed; DeployFailed when one failed or time ran out."""
-    others = [index for index in range(node.total) if index != node.index]
+    others = node.others
     failed: list[tuple[int, str]] = []
 
     def check() -> Progress:

@@ -65,7 +65,9 @@ def main(options: Options, argv: Sequence[str], environ: Mapping[str, str], outp
         waits = nodes_to_wait_for(options, found)
         if options.dry_run:
             so_far = so_far._replace(commands=steps)
-            also = f"; would first wait for the other {found.node.total - 1} nodes" if waits else ""
+            also = (
+                f"; would first wait for the other {len(found.node.others)} nodes" if waits else ""
+            )
             reason = f"{outcome.reason}; nothing run{also}"
             return _finish(output, _conclude(output, found, so_far, "dry-run", reason))
         if not found.context.on_circleci:
