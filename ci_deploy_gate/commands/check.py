@@ -146,7 +146,9 @@ def read_rules(path: str) -> tuple[RulesFile | None, str, list[Finding]]:
 
 def read_configs(paths: Sequence[str] | None) -> tuple[Config | None, list[Finding]]:
     """The configs named (else the default one), and the continuations of setup configs
-    among them, read as one; None when there is none, or one cannot be read."""
+    among them, read as one; None when there is none, or one cannot be read. A missing
+    continuation is a note only when one config is named: with several, they are the
+    continuation."""
     configs: list[Config] = []
     found: list[Finding] = []
     for path in paths or [DEFAULT_CONFIG]:
@@ -159,7 +161,9 @@ def read_configs(paths: Sequence[str] | None) -> tuple[Config | None, list[Findi
             found.append(unreadable(path, exc))
     if not configs and not found:
         found.append(NO_CONFIG)
-    found.extend(follow_continuations(configs))
+    followed = list(follow_continuations(configs))
+    named = len(paths or ()) > 1  # the files named stand for what a step makes at run time
+    found.extend(f for f in followed if not (named and f.level == "note"))
     if any(f.level == "error" for f in found) or not configs:
         return None, found
     return merged(configs), found
