@@ -30,12 +30,12 @@ class Config(NamedTuple):
     path: str
     data: Mapping[str, Any]
     # a config read from several files (`merged`): (section, name) -> the file it is in
-    origins: Mapping[tuple[object, object], str] | None = None
+    origins: Mapping[tuple[object, ...], str] | None = None
     files: tuple[str, ...] = ()  # every file read, when more than `path`
 
     def file(self, *keys: object) -> str:
         """The file that defines `section.name` (the first two of `keys`)."""
-        return (self.origins or {}).get(tuple(keys[:2]), self.path)  # type: ignore[arg-type]
+        return (self.origins or {}).get(keys[:2], self.path)
 
     def named(self, joined: str = " or ") -> str:
         """The files read, for a message: `a.yml`, or `a.yml or b.yml`."""
@@ -157,7 +157,7 @@ def merged(configs: Sequence[Config]) -> Config:
     first = configs[0]
     data = YamlMap(first.data)
     data.line, data.lines = 1, dict(getattr(first.data, "lines", {}))
-    origins: dict[tuple[object, object], str] = {}
+    origins: dict[tuple[object, ...], str] = {}
     continued = any(not c.setup and c.section("workflows") for c in configs)
     for section in MERGED_SECTIONS:
         combined = YamlMap()
