@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
 class YamlMap(dict):  # type: ignore[type-arg]
     """A YAML mapping that remembers the line of itself and of each key."""
 
@@ -39,19 +43,32 @@ def load_yaml(text: str, path: str) -> object:
         data = YamlMap()
         data.line, data.lines = node.start_mark.line + 1, {}
         yield data
-        loader.flatten_mapping(node)
+        merged: list[YamlMap] = []
+        own = YamlMap()
+        own.lines = {}
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                merged.extend(_merged(loader, value_node, key_node))
+                continue
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a key must be a plain value", key_node.start_mark
-                )
-            if key in data.lines:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            data[key] = loader.construct_object(value_node, deep=True)
-            data.lines[key] = key_node.start_mark.line + 1
+                raise _error("a key must be a plain value", key_node)
+            if key in own.lines:
+                raise _error(f"duplicate key {key!r}", key_node)
+            own[key] = loader.construct_object(value_node, deep=True)
+            own.lines[key] = key_node.start_mark.line + 1
+        _merge_into(data, merged, own)
+
+    def _merged(loader: Any, value_node: Any, key_node: Any) -> list[YamlMap]:
+        """The mappings of `<<: *a` or `<<: [*a, *b]`, in order."""
+        nodes = value_node.value if value_node.tag == SEQ_TAG else [value_node]
+        found = [loader.construct_object(each, deep=True) for each in nodes]
+        if not all(isinstance(each, YamlMap) for each in found):
+            raise _error("a merge key (<<) takes a mapping or a list of mappings", key_node)
+        return found
+
+    def _error(problem: str, node: Any) -> Exception:
+        return yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
 
     def construct_seq(loader: Any, node: Any) -> Iterator[YamlList]:
         data = YamlList()
@@ -71,6 +88,17 @@ def load_yaml(text: str, path: str) -> object:
         raise ConfigError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _merge_into(data: YamlMap, merged: list[YamlMap], own: YamlMap) -> None:
+    """YAML merge keys: a mapping's own keys win over merged ones, and among the merged
+    mappings the first wins; each key keeps the line where it was written (for a merged
+    key, in its anchor). Merged keys come first, as PyYAML orders them."""
+    for source in (*merged, own):
+        for key, value in source.items():
+            if key not in data.lines or source is own:
+                data[key] = value
+                data.lines[key] = source.lines[key]
 
 
 def line_of(container: object, key: object = None) -> int:

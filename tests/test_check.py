@@ -193,6 +193,7 @@ def check(
     config: str | None,
     *args: str,
     token: bool = True,
+    env: dict[str, str] | None = None,
     capsys: pytest.CaptureFixture[str],
 ) -> tuple[int, list[str]]:
     """`check` in `tmp_path`; (exit code, the lines it printed)."""
@@ -200,7 +201,7 @@ def check(
         write(tmp_path / ".circleci" / "deploy-gate.yml", rules)
     if config is not None:
         write(tmp_path / ".circleci" / "config.yml", config)
-    env = {"CIRCLE_API_USER_TOKEN": TOKEN} if token else {}
+    env = {**({"CIRCLE_API_USER_TOKEN": TOKEN} if token else {}), **(env or {})}
     code = main(["check", *args], env)
     out, err = capsys.readouterr()
     return code, (out + err).splitlines()
@@ -360,9 +361,12 @@ def test_a_v1_job_with_a_context_is_warned_and_fails_only_when_strict(
     assert check(tmp_path, None, None, "--strict", capsys=capsys)[0] == 2
 
 
-def test_an_unset_token_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unset_token_in_circleci_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rules = "rules:\n  - {name: p, if: branch is release, trigger: deploy_docker}\n"
-    code, lines = check(tmp_path, rules, SEED_CONFIG_21, token=False, capsys=capsys)
+    env = {"CIRCLECI": "true"}
+    code, lines = check(tmp_path, rules, SEED_CONFIG_21, token=False, env=env, capsys=capsys)
     assert code == 0
     assert lines == [
         ".circleci/deploy-gate.yml:1: warning: circleci.token_env: CIRCLE_API_USER_TOKEN is "
@@ -424,23 +428,21 @@ def test_json_findings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         (
             "version: 2\njobs: {}\nversion: 2.1\n",
             (),
-            "ci-deploy-gate check: error: .circleci/config.yml:3:1: not valid YAML: "
-            "duplicate key 'version'",
+            ".circleci/config.yml:3: error: not valid YAML: duplicate key 'version' (column 1)",
         ),
         (
             None,
             ("--config", "ci.yml"),
-            "ci-deploy-gate check: error: --config ci.yml: no such file",
+            "ci.yml:1: error: --config: no such file",
         ),
         (
             "- a list\n",
             (),
-            "ci-deploy-gate check: error: .circleci/config.yml: not a CircleCI config "
-            "(expected a mapping at the top)",
+            ".circleci/config.yml:1: error: not a CircleCI config (expected a mapping at the top)",
         ),
     ],
 )
-def test_broken_configs_are_one_clear_line(
+def test_a_broken_config_is_one_error_finding(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     config: str | None,
@@ -449,7 +451,7 @@ def test_broken_configs_are_one_clear_line(
 ) -> None:
     rules = "rules:\n  - {name: p, if: branch is release, trigger: deploy_docker}\n"
     code, lines = check(tmp_path, rules, config, *args, capsys=capsys)
-    assert (code, lines) == (2, [message])
+    assert (code, lines) == (2, [message, "check: 1 error"])
 
 
 def test_check_as_a_process_has_no_traceback(tmp_path: Path) -> None:

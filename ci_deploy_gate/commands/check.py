@@ -8,12 +8,20 @@ to CHECKS.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping
 
-from ci_deploy_gate.ciconfig import DEFAULT_CONFIG, Config, load_config
+from ci_deploy_gate.ciconfig import (
+    DEFAULT_CONFIG,
+    Config,
+    continuations,
+    merged,
+    read_config,
+    repository_root,
+)
 from ci_deploy_gate.commands import VERBOSE_HELP
 from ci_deploy_gate.deployconfig import Pipelines, unguarded, unpinned, unselected, unserialized
-from ci_deploy_gate.errors import suggest
+from ci_deploy_gate.errors import ConfigError, suggest
 from ci_deploy_gate.options import DEFAULT_RULES, rules_path
 from ci_deploy_gate.records import NamedTuple
 from ci_deploy_gate.rules import check_rules, read_rules_text
@@ -47,7 +55,10 @@ def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     parser.add_argument(
         "--config",
         metavar="PATH",
-        help="the CircleCI config (default: .circleci/config.yml, skipped when missing)",
+        action="append",
+        help="the CircleCI config (default: .circleci/config.yml, skipped when missing); "
+        "again for each further config read with it (a setup config's continuation is "
+        "followed by itself when it is in the repository)",
     )
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--strict", action="store_true", help="warnings fail too")
@@ -97,34 +108,112 @@ class Inputs(NamedTuple):
 
 def check(
     rules_path: str,
-    config_path: str | None,
+    config_paths: str | Sequence[str] | None,
     environ: Mapping[str, str],
 ) -> list[Finding]:
-    """Every finding, rules-file problems first. `config_path` None: the default config,
+    """Every finding, rules-file problems first; a file that cannot be read is a finding
+    too, so `--json` always prints one document. `config_paths` None: the default config,
     which may be missing (then only the rules file is checked)."""
-    text = read_rules_text(rules_path)
-    rules_file, problems = check_rules(text, rules_path)
-    found = [Finding("error", p.path, p.line, p.where, p.message) for p in problems]
-    if rules_file is None or problems:
+    rules_file, text, found = read_rules(rules_path)
+    if rules_file is None:
         return found
     found.extend(token_is_set(rules_file, environ))
     found.extend(v1_is_retiring(rules_file, text))
-    config = load_config(config_path)
+    paths = [config_paths] if isinstance(config_paths, str) else config_paths
+    config, problems = read_configs(paths)
+    found.extend(problems)
     if config is None:
-        found.append(
-            Finding(
-                "note",
-                DEFAULT_CONFIG,
-                1,
-                "",
-                "no CircleCI config here: only the rules file was checked (pass --config PATH)",
-            )
-        )
         return found
     inputs = Inputs(rules_file, config, environ)
     for each in CHECKS:
         found.extend(each(inputs))
     return found
+
+
+# --- reading the files ----------------------------------------------------------------------
+
+
+def read_rules(path: str) -> tuple[RulesFile | None, str, list[Finding]]:
+    """The rules file, its text and its problems (one, when it cannot be read as YAML)."""
+    try:
+        text = read_rules_text(path)
+        rules_file, problems = check_rules(text, path)
+    except ConfigError as exc:
+        return None, "", [unreadable(path, exc)]
+    found = [Finding("error", p.path, p.line, p.where, p.message) for p in problems]
+    return (None if problems else rules_file), text, found
+
+
+def read_configs(paths: Sequence[str] | None) -> tuple[Config | None, list[Finding]]:
+    """The configs named (else the default one), and the continuations of setup configs
+    among them, read as one; None when there is none, or one cannot be read. A missing
+    continuation is a note only when one config is named: with several, they are the
+    continuation."""
+    configs: list[Config] = []
+    found: list[Finding] = []
+    for path in paths or [DEFAULT_CONFIG]:
+        try:
+            configs.append(read_config(path))
+        except FileNotFoundError:
+            if paths:
+                found.append(Finding("error", path, 1, "--config", "no such file"))
+        except ConfigError as exc:
+            found.append(unreadable(path, exc))
+    if not configs and not found:
+        found.append(NO_CONFIG)
+    followed = list(follow_continuations(configs))
+    named = len(paths or ()) > 1  # the files named stand for what a step makes at run time
+    found.extend(f for f in followed if not (named and f.level == "note"))
+    if any(f.level == "error" for f in found) or not configs:
+        return None, found
+    return merged(configs), found
+
+
+NO_CONFIG = Finding(
+    "note",
+    DEFAULT_CONFIG,
+    1,
+    "",
+    "no CircleCI config here: only the rules file was checked (pass --config PATH)",
+)
+
+
+def follow_continuations(configs: list[Config]) -> Iterator[Finding]:
+    """Adds to `configs` the files their setup configs continue with (once each); a file
+    not in the repository (made at run time) is a note, as its jobs go unchecked."""
+    read = {os.path.normpath(config.path) for config in configs}
+    for config in configs:  # grows as continuations are read: theirs are followed too
+        root = repository_root(config.path)
+        for named in continuations(config):
+            path = os.path.join(root, named)
+            if os.path.normpath(path) in read:
+                continue
+            read.add(os.path.normpath(path))
+            try:
+                configs.append(read_config(path))
+            except FileNotFoundError:
+                yield Finding(
+                    "note",
+                    config.path,
+                    config.line("setup"),
+                    "setup",
+                    f"continues with {named}, which is not in the repository"
+                    f"{'' if path == named else f' ({path})'}: its jobs and workflows are "
+                    "not checked; if a step makes it, pass the made file with a second "
+                    "--config",
+                )
+            except ConfigError as exc:
+                yield unreadable(path, exc)
+
+
+def unreadable(path: str, error: ConfigError) -> Finding:
+    """A file that cannot be read, as an error finding: `load_yaml` says
+    `path:line:column: not valid YAML: ...`, the others `path: ...`."""
+    said = str(error).removeprefix(f"{path}:").strip()
+    line, column, rest = [*said.split(":", 2), "", ""][:3]
+    if line.isdigit() and column.isdigit():
+        return Finding("error", path, int(line), "", f"{rest.strip()} (column {column})")
+    return Finding("error", path, 1, "", said)
 
 
 # --- the checks ---------------------------------------------------------------------------
@@ -203,7 +292,7 @@ def triggers_exist(inputs: Inputs) -> Iterator[Finding]:
             rules.path,
             rule.trigger.line,
             f"rules ({rule.name}): trigger",
-            f"{job!r} is not {what} in {config.path} ({hint})",
+            f"{job!r} is not {what} in {config.named()} ({hint})",
         )
 
 
@@ -236,7 +325,7 @@ def pipeline_parameters_declared(inputs: Inputs) -> Iterator[Finding]:
                 rules.path,
                 line,
                 where,
-                f"the gate sends the pipeline parameter {name!r}, which {config.path} does not "
+                f"the gate sends the pipeline parameter {name!r}, which {_none_of(config)} "
                 f"declare (add it under parameters:, type {_TYPES[type(value)][0]})",
             )
         else:
@@ -245,7 +334,7 @@ def pipeline_parameters_declared(inputs: Inputs) -> Iterator[Finding]:
                 continue
             finding = Finding(
                 "error",
-                config.path,
+                config.file("parameters", name),
                 config.line("parameters", name),
                 f"parameters.{name}",
                 f"{problem}, but the gate sends {value!r} ({where})",
@@ -253,6 +342,11 @@ def pipeline_parameters_declared(inputs: Inputs) -> Iterator[Finding]:
         if (name, finding.message) not in said:
             said.add((name, finding.message))
             yield finding
+
+
+def _none_of(config: Config) -> str:
+    """Who does not declare a parameter: `a.yml does not`, `a.yml and b.yml do not`."""
+    return f"{config.named(' and ')} {'do' if config.files else 'does'} not"
 
 
 def _type_problem(spec: Mapping[str, Any], value: object) -> str | None:
@@ -265,21 +359,51 @@ def _type_problem(spec: Mapping[str, Any], value: object) -> str | None:
     return None
 
 
-def gate_jobs(config: Config) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """The jobs with a step that runs the gate."""
+def gate_jobs(config: Config) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+    """The jobs with a step that runs the gate: (name, job, how it runs it, for a note)."""
     for name, job in config.section("jobs").items():
         steps = job.get("steps") if isinstance(job, Mapping) else None
-        for step in steps if isinstance(steps, list) else []:
-            run = step.get("run") if isinstance(step, Mapping) else None
-            command = run.get("command") if isinstance(run, Mapping) else run
-            if isinstance(command, str) and any(c in command for c in GATE_COMMANDS):
-                yield name, job
-                break
+        for kind, inside in gate_steps(config, steps, ()):
+            if inside:
+                yield name, job, f" (through the command {inside[0]!r})"
+            else:
+                yield name, job, " (in a deploy: step)" if kind == "deploy" else ""
+            break
+
+
+def gate_steps(
+    config: Config, steps: object, inside: tuple[str, ...]
+) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """The `run:` and `deploy:` steps that run the gate, as (step, the commands they are
+    in): a job's own, those of the 2.1 `commands:` it uses, and of a step's `when:`."""
+    commands = config.section("commands")
+    for step in steps if isinstance(steps, list) else []:
+        name, args = _name_and_args(step)
+        if name in ("run", "deploy") and _runs_gate(args):
+            yield name, inside
+        elif isinstance(commands.get(name), Mapping) and name not in inside:
+            yield from gate_steps(config, commands[name].get("steps"), (*inside, name))
+        elif name in ("when", "unless") and isinstance(args, Mapping):
+            yield from gate_steps(config, args.get("steps"), inside)
+
+
+def _name_and_args(step: object) -> tuple[str, object]:
+    if isinstance(step, Mapping) and len(step) == 1:
+        ((name, args),) = step.items()
+        return str(name), args
+    return (step, None) if isinstance(step, str) else ("", None)
+
+
+def _runs_gate(args: object) -> bool:
+    """A `run:` or `deploy:` whose command calls the gate (`deploy:` is the deprecated
+    step of the same shape that the gate replaces)."""
+    command = args.get("command") if isinstance(args, Mapping) else args
+    return isinstance(command, str) and any(c in command for c in GATE_COMMANDS)
 
 
 def parallel_gate_job(inputs: Inputs) -> Iterator[Finding]:
     """Under parallelism every node runs the step; only node 0 fires."""
-    for name, job in gate_jobs(inputs.config):
+    for name, job, how in gate_jobs(inputs.config):
         nodes = job.get("parallelism")
         if isinstance(nodes, int) and not isinstance(nodes, bool) and nodes > 1:
             waits = (
@@ -292,10 +416,10 @@ def parallel_gate_job(inputs: Inputs) -> Iterator[Finding]:
             )
             yield Finding(
                 "note",
-                inputs.config.path,
+                inputs.config.file("jobs", name),
                 inputs.config.line("jobs", name),
                 f"jobs.{name}",
-                f"runs the gate with parallelism: {nodes}: only node 0 fires{waits}",
+                f"runs the gate{how} with parallelism: {nodes}: only node 0 fires{waits}",
             )
 
 
@@ -313,7 +437,7 @@ def contexts_of_v1_jobs(inputs: Inputs) -> Iterator[Finding]:
                 if job in triggered and isinstance(options, Mapping) and "context" in options:
                     yield Finding(
                         "warning",
-                        inputs.config.path,
+                        inputs.config.file("workflows", workflow),
                         line_of(jobs, index),
                         f"workflows.{workflow}.jobs.{job}.context",
                         f"{job} uses context {options['context']!r}, but a job fired "
@@ -329,7 +453,8 @@ def _gaps(inputs: Inputs, analysis: Callable[..., Iterator[Gap]]) -> Iterator[Fi
     pipelines = Pipelines(inputs.config, inputs.rules.circleci)
     triggers = [rule.trigger for rule in inputs.rules.rules if rule.trigger is not None]
     for gap in analysis(pipelines, triggers):
-        yield Finding(gap.level, inputs.config.path, gap.line, gap.where, gap.message)
+        path = inputs.config.file(*gap.where.split(".")[:2])  # `jobs.x`, `workflows.y...`
+        yield Finding(gap.level, path, gap.line, gap.where, gap.message)
 
 
 def deploy_workflow_chosen(inputs: Inputs) -> Iterator[Finding]:
@@ -367,7 +492,7 @@ def workspace_of_v1_jobs(inputs: Inputs) -> Iterator[Finding]:
         if attach:
             yield Finding(
                 "warning",
-                inputs.config.path,
+                inputs.config.file("jobs", job),
                 attach[0].line,
                 f"jobs.{job}.steps",
                 f"{job} attaches a workspace, but a job fired alone through API v1.1 has "
@@ -395,9 +520,13 @@ def _mapping(data: object) -> Mapping[str, Any]:
 
 
 def token_is_set(rules: RulesFile, environ: Mapping[str, str]) -> Iterator[Finding]:
-    """Needs no config: the rules file and this environment."""
+    """Needs no config: the rules file and this environment. Only in CircleCI does the
+    token's absence say the deploy will fail; on a laptop it is rarely set, so there it
+    is a note and `--strict` passes."""
     name = rules.circleci.token_env
-    if not environ.get(name, "").strip():
+    if environ.get(name, "").strip():
+        return
+    if environ.get("CIRCLECI") == "true":
         yield Finding(
             "warning",
             rules.path,
@@ -405,6 +534,16 @@ def token_is_set(rules: RulesFile, environ: Mapping[str, str]) -> Iterator[Findi
             "circleci.token_env",
             f"{name} is not set here: a real trigger needs a CircleCI personal API token in "
             "it (a project environment variable on CircleCI)",
+        )
+    else:
+        yield Finding(
+            "note",
+            rules.path,
+            1,
+            "circleci.token_env",
+            f"{name} is not set here (not in CircleCI, CIRCLECI is not true): the job that "
+            "runs the gate needs a CircleCI personal API token in it (a project environment "
+            "variable on CircleCI)",
         )
 
 
