@@ -35,14 +35,22 @@ def test_first_matching_rule_fires_alone() -> None:
     assert [r.matched for r in decision.results] == [True, None, None]  # not evaluated
 
 
-def test_match_all_fires_each_job_once() -> None:
-    decision = decide(rules("all"), build_context(circle_env()))
+def test_match_all_fires_each_job_once_for_every_rule_it_serves() -> None:
+    from ci_deploy_gate.targets import plan
+
+    context = build_context(circle_env())
+    decision = decide(rules("all"), context)
     assert [(f.rule, f.trigger.job) for f in decision.fires] == [
         ("production", "deploy_docker"),
+        ("also-production", "deploy_docker"),
         ("staging", "deploy_staging"),
     ]
     assert decision.reason == "rules 'production', 'also-production', 'staging' matched"
-    assert [r.matched for r in decision.results] == [True, True, True]
+    targets = plan(decision.fires, context, rules("all").circleci)
+    assert [(t.job, t.rules) for t in targets] == [
+        ("deploy_docker", ("production", "also-production")),
+        ("deploy_staging", ("staging",)),
+    ]
 
 
 def test_no_match_skips_with_every_rule_explained() -> None:
