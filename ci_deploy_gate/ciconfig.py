@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_CONFIG = ".circleci/config.yml"
+# `version: 2` (or 2.0) at the top of a config, read without parsing the YAML: the run
+# checks it on every build, where a full parse would cost more than the rest of a no-match
+_VERSION_2 = r"(?m)^version:[ \t]*(['\"]?)2(\.0)?\1[ \t]*(#.*)?$"
 # the sections a continuation adds to what the fired pipeline runs (`merged`)
 MERGED_SECTIONS = ("jobs", "workflows", "parameters", "commands")
 CONTINUATION_ORB = "circleci/continuation"
@@ -172,3 +175,36 @@ def merged(configs: Sequence[Config]) -> Config:
         data[section] = combined
     files = tuple(config.path for config in configs)
     return Config(first.path, data, origins, files)
+
+
+def says_version_2(path: str) -> bool:
+    """Whether the config at `path` is `version: 2` (or 2.0); False when there is none."""
+    import re
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(1 << 20)
+    except OSError:
+        return False
+    return re.search(_VERSION_2, text) is not None
+
+
+def predates_v2(rules_path: str, *, api_given: bool) -> str:
+    """Why a `version: 2` config cannot take the pipelines API v2 fires, and the two ways out."""
+    from ci_deploy_gate.circleci.versions import MIGRATE, V1_REMOVAL
+
+    if api_given:
+        return (
+            "this is a `version: 2` config, and the rules use API v2, whose pipelines need "
+            "a 2.1 config (pipeline parameters, workflows chosen by `when:`): run "
+            f"`{MIGRATE}` to move the config to 2.1, or set circleci.api: v1.1 in "
+            f"{rules_path} to keep the single-job trigger until CircleCI removes it on "
+            f"{V1_REMOVAL}"
+        )
+    return (
+        f"this is a `version: 2` config and {rules_path} names no circleci.api, so the "
+        "gate would fire API v2 pipelines, which a `version: 2` config cannot read (it "
+        f"has no pipeline parameters): set circleci.api: v1.1 in {rules_path} to keep "
+        f"the single-job trigger until CircleCI removes it on {V1_REMOVAL}, or run "
+        f"`{MIGRATE}` to move the config to 2.1"
+    )

@@ -100,6 +100,11 @@ def decided(
 
         rules_file = load_rules(rules_path(options.rules, env), triggers=triggers)
         output.secrets.extend(secret_values(env, *_token_variables(rules_file)))
+        unread = _config_without_v2(options.repo, rules_file) if triggers else None
+        if unread and not options.dry_run:
+            raise ConfigError(unread)
+        if unread:
+            output.note(f"ci-deploy-gate: warning: {unread}")
         if rules_file.circleci.api == "v1.1":
             from ci_deploy_gate.circleci.versions import V1_WARNING
 
@@ -126,11 +131,6 @@ def run(options: Options, environ: Mapping[str, str], output: Output) -> int:
         return _finish(output, _conclude(output, node, so_far, "skipped", outcome.reason))
 
     try:
-        unread = _config_without_v2(options.repo, rules_file)
-        if unread and not options.dry_run:
-            raise ConfigError(unread)
-        if unread:
-            output.note(f"ci-deploy-gate: warning: {unread}")
         host = _host(options, env, rules_file)
         requests = _requests(host, context, outcome, rules_file)
         siblings = _siblings_url(options, rules_file, node, host, context)
@@ -192,26 +192,18 @@ def wait_for_nodes(options: Options, found: Decided, output: Output, url: str) -
 def _config_without_v2(repo: str, rules_file: RulesFile) -> str | None:
     """Why a pipeline would be wrong here: the rules name no API (so v2, the default) and
     the checkout's config is `version: 2`, which declares no pipeline parameters. A setup
-    older than the default, not a choice: it must not silently start firing pipelines."""
+    older than the default, not a choice: it must not silently start firing pipelines, so
+    every run says it, matching or not (read cheaply: the config's `version:` line)."""
     if rules_file.circleci.api_given:
         return None
     import os
 
-    from ci_deploy_gate.ciconfig import DEFAULT_CONFIG, load_config
-    from ci_deploy_gate.circleci.versions import MIGRATE, V1_REMOVAL
+    from ci_deploy_gate.ciconfig import DEFAULT_CONFIG, predates_v2, says_version_2
 
     path = os.path.normpath(os.path.join(repo, DEFAULT_CONFIG))
-    try:
-        config = load_config(path) if os.path.isfile(path) else None
-    except GateError:
-        return None  # CircleCI ran this build, so it read the config; the gate need not
-    if config is None or config.version not in ("2", "2.0"):
+    if not says_version_2(path):
         return None
-    return (
-        f"{path}: a `version: 2` config, and {rules_file.path} names no circleci.api: the "
-        "default, API v2, runs pipelines with parameters this config does not declare; set "
-        f"circleci.api: v1.1 to keep the job trigger until {V1_REMOVAL}, or run `{MIGRATE}`"
-    )
+    return f"{path}: {predates_v2(rules_file.path, api_given=False)}"
 
 
 def _environment(

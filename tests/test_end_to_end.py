@@ -799,11 +799,20 @@ def test_no_api_and_a_version_2_config_stop_a_real_run(tmp_path: Path, api: Fake
     result = gate(tmp_path, "--api-url", api.url, rules=RELEASE_RULES)
     assert (result.returncode, api.requests) == (2, [])
     assert result.stderr == (
-        "ci-deploy-gate: error: .circleci/config.yml: a `version: 2` config, and "
-        ".circleci/deploy-gate.yml names no circleci.api: the default, API v2, runs pipelines "
-        "with parameters this config does not declare; set circleci.api: v1.1 to keep the "
-        "job trigger until 1 February 2027, or run `python -m ci_deploy_gate migrate`\n"
+        "ci-deploy-gate: error: .circleci/config.yml: this is a `version: 2` config and "
+        ".circleci/deploy-gate.yml names no circleci.api, so the gate would fire API v2 "
+        "pipelines, which a `version: 2` config cannot read (it has no pipeline parameters): "
+        "set circleci.api: v1.1 in .circleci/deploy-gate.yml to keep the single-job trigger "
+        "until CircleCI removes it on 1 February 2027, or run `python -m ci_deploy_gate "
+        "migrate` to move the config to 2.1\n"
     )
+
+
+def test_no_api_and_a_version_2_config_stop_a_run_that_matches_nothing(tmp_path: Path) -> None:
+    write(tmp_path / ".circleci" / "config.yml", SEED_V2_CONFIG)
+    result = gate(tmp_path, rules=RELEASE_RULES, CIRCLE_BRANCH="feature/x")
+    assert result.returncode == 2
+    assert result.stderr.startswith("ci-deploy-gate: error: .circleci/config.yml: this is a")
 
 
 def test_no_api_and_a_version_2_config_warn_in_a_dry_run(tmp_path: Path) -> None:
@@ -811,7 +820,7 @@ def test_no_api_and_a_version_2_config_warn_in_a_dry_run(tmp_path: Path) -> None
     result = gate(tmp_path, "--dry-run", "--json", rules=RELEASE_RULES)
     assert result.returncode == 0
     assert result.stderr.startswith(
-        "ci-deploy-gate: warning: .circleci/config.yml: a `version: 2` config"
+        "ci-deploy-gate: warning: .circleci/config.yml: this is a `version: 2` config"
     )
     assert json.loads(result.stdout)["triggers"][0]["api"] == "v2"
 

@@ -16,9 +16,11 @@ from ci_deploy_gate.ciconfig import (
     Config,
     continuations,
     merged,
+    predates_v2,
     read_config,
     repository_root,
 )
+from ci_deploy_gate.circleci.versions import MIGRATE, V1_REMOVAL
 from ci_deploy_gate.commands import VERBOSE_HELP
 from ci_deploy_gate.deployconfig import Pipelines, unguarded, unpinned, unselected, unserialized
 from ci_deploy_gate.errors import ConfigError, suggest
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
 
 LEVELS = ("error", "warning", "note")
 GATE_COMMANDS = ("ci_deploy_gate", "ci-deploy-gate")
-MIGRATE = "`python -m ci_deploy_gate migrate`"
-V1_REMOVED = "1 February 2027"
 # a rule's parameter value -> the pipeline parameter types that take it
 _TYPES = {str: ("string", "enum"), int: ("integer",), bool: ("boolean",)}
 
@@ -242,22 +242,7 @@ def api_named_for_version_2(inputs: Inputs) -> Iterator[Finding]:
     config, rules = inputs.config, inputs.rules
     if not _is_version_2(config) or rules.circleci.api != "v2":
         return
-    if rules.circleci.api_given:
-        said = (
-            "this is a `version: 2` config, and the rules use API v2, whose pipelines need "
-            "a 2.1 config (pipeline parameters, workflows chosen by `when:`): run "
-            f"{MIGRATE} to move the config to 2.1, or set circleci.api: v1.1 in "
-            f"{rules.path} to keep the single-job trigger until CircleCI removes it on "
-            f"{V1_REMOVED}"
-        )
-    else:
-        said = (
-            f"this is a `version: 2` config and {rules.path} names no circleci.api, so the "
-            "gate would fire API v2 pipelines, which a `version: 2` config cannot read (it "
-            f"has no pipeline parameters): set circleci.api: v1.1 in {rules.path} to keep "
-            f"the single-job trigger until CircleCI removes it on {V1_REMOVED}, or run "
-            f"{MIGRATE} to move the config to 2.1"
-        )
+    said = predates_v2(rules.path, api_given=rules.circleci.api_given)
     yield Finding("error", config.path, config.line("version"), "version", said)
 
 
@@ -497,7 +482,7 @@ def workspace_of_v1_jobs(inputs: Inputs) -> Iterator[Finding]:
                 f"jobs.{job}.steps",
                 f"{job} attaches a workspace, but a job fired alone through API v1.1 has "
                 "none (no job ran before it): make what it needs inside the job, or move "
-                f"to API v2 pipelines with {MIGRATE}",
+                f"to API v2 pipelines with `{MIGRATE}`",
             )
 
 
@@ -510,8 +495,8 @@ def v1_is_retiring(rules: RulesFile, text: str) -> Iterator[Finding]:
         rules.path,
         Config(rules.path, _mapping(load_yaml(text, rules.path))).line("circleci", "api"),
         "circleci.api",
-        f"API v1.1 fires jobs through endpoints CircleCI removes on {V1_REMOVED} (it "
-        f"answers 410 Gone after): run {MIGRATE} to move to API v2 pipelines",
+        f"API v1.1 fires jobs through endpoints CircleCI removes on {V1_REMOVAL} (it "
+        f"answers 410 Gone after): run `{MIGRATE}` to move to API v2 pipelines",
     )
 
 
