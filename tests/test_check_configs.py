@@ -389,3 +389,23 @@ def test_strict_in_circleci_without_the_token_fails(
             "check: 1 warning",
         ],
     )
+
+
+def test_a_gate_step_that_already_waits_for_the_nodes_is_not_told_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = fixture("continue.yml").replace(
+        "    steps:\n      - checkout\n      - run: make test\n      - run:\n",
+        "    parallelism: 3\n    steps:\n      - checkout\n      - run: make test\n      - run:\n",
+    )
+    config = config.replace("ci_deploy_gate --report", "ci_deploy_gate --wait-for-nodes --report")
+    code, lines = run_check(tmp_path, gate_files(config), capsys=capsys)
+    assert "--wait-for-nodes" in config
+    assert (code, lines) == (
+        0,
+        [
+            ".circleci/config.yml:12: note: jobs.build: runs the gate with parallelism: 3: "
+            "only node 0 fires",
+            "check: 1 note",
+        ],
+    )

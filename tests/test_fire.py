@@ -357,3 +357,16 @@ def test_v2_a_candidate_whose_workflows_cannot_be_read_stops_the_gate(
         f"GET {fake.url}/api/v2/pipeline/{earlier}/workflow: CircleCI answered 404 Not Found"
     )
     assert posts(fake) == 0  # cannot tell whether it is deployed: not fired
+
+
+def test_410_on_a_v2_endpoint_is_not_blamed_on_v1_1(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fake.faults = ["410"]
+    target = request(fake.url, V2)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, V2, force=False)
+    assert str(caught.value) == (
+        f"POST {target.url}: CircleCI answered 410 Gone: error (CircleCI says this endpoint "
+        "is gone)"
+    )

@@ -55,6 +55,7 @@ def test_the_protocol_names_what_the_callers_use() -> None:
         "API": None,
         "KIND": None,
         "INTERNAL_ERROR_HINT": None,
+        "GONE_HINT": None,
         "route": ["api_url", "context", "target", "settings"],
         "found": ["client", "payload", "request", "how", "settings"],
         "created": ["answer", "request"],

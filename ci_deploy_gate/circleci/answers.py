@@ -31,23 +31,31 @@ _HINTS = {
     "API v2 takes no project token",
     403: "the token in {token_env} may not trigger builds of this project",
     404: "CircleCI knows no such project or branch, or the token in {token_env} cannot see it",
-    410: "CircleCI removed the API v1.1 trigger endpoints on 1 February 2027; run "
-    "`python -m ci_deploy_gate migrate` to move to API v2 pipelines (circleci.api: v2)",
+    410: "CircleCI says this endpoint is gone",
     429: "CircleCI kept rate-limiting the gate until circleci.retries or circleci.deadline ran out",
 }
 
 
 def refusal(
-    method: str, url: str, answer: Answer, token_env: str, *, internal_error: str | None
+    method: str,
+    url: str,
+    answer: Answer,
+    token_env: str,
+    *,
+    internal_error: str | None,
+    gone: str | None = None,
 ) -> ApiError:
     """The error for a final non-2xx answer: CircleCI's message and what to do about it.
 
     `internal_error` is the API version's INTERNAL_ERROR_HINT: what a 5xx saying
-    "internal server error" means there, when it means something known."""
+    "internal server error" means there, when it means something known; `gone` its
+    GONE_HINT, what a 410 means there (v1.1's triggers are removed)."""
     said = message(answer)
     hint = _HINTS.get(answer.status, "CircleCI could not take the request").format(
         token_env=token_env
     )
+    if gone and answer.status == 410:
+        hint = gone
     if internal_error and answer.status >= 500 and "internal server error" in said.lower():
         hint = internal_error
     elif answer.status >= 500:

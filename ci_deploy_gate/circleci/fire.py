@@ -33,6 +33,7 @@ def lookup(
             answer,
             client.token.name,
             internal_error=version.INTERNAL_ERROR_HINT,
+            gone=version.GONE_HINT,
         )
     return version.found(client, answer.payload, request, how, settings)
 
@@ -73,5 +74,6 @@ def fire(
             outcome,
             client.token.name,
             internal_error=version.INTERNAL_ERROR_HINT,
+            gone=version.GONE_HINT,
         )
     return version.confirm(client, request, version.created(outcome, request))

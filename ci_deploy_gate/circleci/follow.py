@@ -60,7 +60,12 @@ def follow(
         answer = client.get(url)
         if not answer.ok:
             raise refusal(
-                "GET", url, answer, client.token.name, internal_error=version.INTERNAL_ERROR_HINT
+                "GET",
+                url,
+                answer,
+                client.token.name,
+                internal_error=version.INTERNAL_ERROR_HINT,
+                gone=version.GONE_HINT,
             )
         return version.progress(answer)
 

@@ -12,6 +12,7 @@ from ci_deploy_gate.circleci.answers import deprecation
 from ci_deploy_gate.circleci.model import Fired, Progress, Route, Target, number, text
 from ci_deploy_gate.circleci.project import SLUG_VCS, project_parts, slug_parts
 from ci_deploy_gate.circleci.since import instant, pipeline_created
+from ci_deploy_gate.circleci.versions import MIGRATE, V1_REMOVAL
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,6 +28,10 @@ KIND = "build"
 INTERNAL_ERROR_HINT: str | None = (
     "v1.1 job triggers fail this way on `version: 2.1` configs; "
     "set circleci.api: v2 to use pipeline triggers"
+)
+GONE_HINT: str | None = (
+    f"CircleCI removed the API v1.1 trigger endpoints on {V1_REMOVAL}; run `{MIGRATE}` "
+    "to move to API v2 pipelines (circleci.api: v2)"
 )
 LOOKUP_LIMIT = 100  # the most v1.1 returns in one page
 # `outcome` of a finished build; no_tests is CircleCI's green "ran no tests"

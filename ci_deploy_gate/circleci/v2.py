@@ -32,6 +32,7 @@ SHORT_PREFIXES = {"github": "gh", "bitbucket": "bb"}  # /pipeline/run takes gh/,
 API = "v2"
 KIND = "pipeline"
 INTERNAL_ERROR_HINT: str | None = None  # a 5xx on v2 means nothing more specific
+GONE_HINT: str | None = None  # no v2 endpoint the gate uses is being removed
 WEB_VCS = {"gh": "github", "bb": "bitbucket"}
 DEFAULT_WEB_URL = "https://app.circleci.com"
 # Workflow status: success, running, not_run, failed, error, failing, on_hold, canceled,

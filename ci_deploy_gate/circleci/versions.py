@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         KIND: str  # what one trigger makes: "build" or "pipeline"
         # CircleCI answers a bare 500 "internal server error" for some known cause
         INTERNAL_ERROR_HINT: str | None
+        GONE_HINT: str | None  # what a 410 means there
 
         def route(
             self, api_url: str, context: Context, target: Target, settings: CircleCISettings

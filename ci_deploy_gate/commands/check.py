@@ -386,6 +386,17 @@ def _runs_gate(args: object) -> bool:
     return isinstance(command, str) and any(c in command for c in GATE_COMMANDS)
 
 
+def _gate_waits(value: object) -> bool:
+    """Whether a step of `value` runs the gate with --wait-for-nodes on its command line."""
+    if isinstance(value, str):
+        return "--wait-for-nodes" in value and any(c in value for c in GATE_COMMANDS)
+    if isinstance(value, Mapping):
+        return any(_gate_waits(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_gate_waits(item) for item in value)
+    return False
+
+
 def parallel_gate_job(inputs: Inputs) -> Iterator[Finding]:
     """Under parallelism every node runs the step; only node 0 fires."""
     for name, job, how in gate_jobs(inputs.config):
@@ -393,7 +404,7 @@ def parallel_gate_job(inputs: Inputs) -> Iterator[Finding]:
         if isinstance(nodes, int) and not isinstance(nodes, bool) and nodes > 1:
             waits = (
                 ""
-                if inputs.rules.wait_for_nodes
+                if inputs.rules.wait_for_nodes or _gate_waits(job)
                 else (
                     "; add --wait-for-nodes (or wait_for_nodes: true) to fire only after "
                     "the other nodes passed"
