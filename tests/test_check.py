@@ -499,9 +499,9 @@ def test_schema_command_prints_the_shipped_schema(capsys: pytest.CaptureFixture[
 def test_schema_accepts_the_example_with_its_commented_blocks() -> None:
     text = example_rules()
     assert validate(text) == []
-    for name in ("git", "time"):
+    for name in ("git", "time", "target"):
         block = text.split(f"# BEGIN {name} example\n")[1].split(f"# END {name} example")[0]
-        if name == "git":
+        if name in ("git", "target"):
             lines = [line.replace("  # ", "  ", 1) for line in block.splitlines()]
             assert validate("rules:\n" + "\n".join(lines) + "\n") == []
         else:
@@ -1076,3 +1076,14 @@ def test_init_with_a_config_named_that_is_missing_is_one_line(
         "ci-deploy-gate init: error: --config ci.yml: no such file\n",
     )
     assert not (tmp_path / ".circleci").exists()
+
+
+def test_init_starters_commented_target_loads_when_uncommented() -> None:
+    from ci_deploy_gate.commands.init import starter
+    from ci_deploy_gate.rules import parse_rules
+
+    block = starter("deploy").split("  # Another project's pipeline")[1].split("  # Or deploy")[0]
+    lines = [line.replace("  # ", "  ", 1) for line in block.splitlines()[1:]]
+    trigger = parse_rules("rules:\n" + "\n".join(lines) + "\n", "starter.yml").rules[0].trigger
+    assert (trigger.project, trigger.branch, trigger.pin) == ("gh/ORG/docs", "master", False)
+    assert trigger.parameters == (("site_version", "${sha}"),)

@@ -498,3 +498,18 @@ def test_the_settings_say_whether_the_file_names_the_api() -> None:
     assert parse_rules(RULE, "g.yml").circleci.api_given is False
     named = parse_rules(f"circleci: {{api: v2}}\n{RULE}", "g.yml").circleci
     assert (named.api, named.api_given) == ("v2", True)
+
+
+def test_example_targets_load_when_uncommented() -> None:
+    text = (ROOT / "rules.example.yaml").read_text(encoding="utf-8")
+    block = text.split("# BEGIN target example\n")[1].split("  # END target example")[0]
+    uncommented = "\n".join(line.replace("  # ", "  ", 1) for line in block.splitlines())
+    rules_file = parse_rules(f"match: all\nrules:\n{uncommented}\n", "example.yml")
+    docs, web = (rule.trigger for rule in rules_file.rules)
+    assert (docs.project, docs.branch, docs.pin, docs.token_env) == (
+        "gh/acme/docs",
+        "master",
+        False,
+        "DOCS_TOKEN",
+    )
+    assert (web.job, web.pin, web.parameters) == (None, False, (("web", True),))

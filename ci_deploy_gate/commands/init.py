@@ -28,7 +28,7 @@ version: 1
 circleci:
   token_env: {token_env}   # a project environment variable with a personal token
   api: v2                   # a pipeline of the `version: 2.1` config, the job and
-                            # CIRCLE_SHA1 as pipeline parameters (README: API v2 pipelines)
+                            # CIRCLE_SHA1 as pipeline parameters (README: Use it in config.yml)
 
 rules:
   - name: production
@@ -37,6 +37,16 @@ rules:
     if: branch is main and not pull_request
     # the job to fire: a job under `jobs:` in .circleci/config.yml
     trigger: {job}
+  # Another project's pipeline, with this build's values (README: Trigger targets):
+  # - name: docs
+  #   if: branch is main
+  #   trigger:
+  #     project: gh/ORG/docs
+  #     branch: master
+  #     token_env: DOCS_TOKEN
+  #     parameters:
+  #       site_version: ${{sha}}
+  # Or deploy inside this job instead: python -m ci_deploy_gate run -- ./deploy.sh
 """
 
 SNIPPET = """\
