@@ -1087,3 +1087,16 @@ def test_init_starters_commented_target_loads_when_uncommented() -> None:
     trigger = parse_rules("rules:\n" + "\n".join(lines) + "\n", "starter.yml").rules[0].trigger
     assert (trigger.project, trigger.branch, trigger.pin) == ("gh/ORG/docs", "master", False)
     assert trigger.parameters == (("site_version", "${sha}"),)
+
+
+def test_init_with_a_job_the_config_does_not_have_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / ".circleci" / "config.yml", SEED_CONFIG_21)
+    assert main(["init", "--job", "deploy"], {}) == 0
+    out = capsys.readouterr().out
+    assert ".circleci/config.yml still needs, for the pipelines the gate fires:\n\n" in out
+    assert (
+        "jobs: no job 'deploy' to deploy: pass --job with the deploy job (jobs here: "
+        in out
+    )

@@ -151,6 +151,13 @@ def config_needs(config: Config | None, job: str) -> str:
             "need `version: 2.1` (`python -m ci_deploy_gate migrate` moves a `version: 2` "
             "config)\n\n    version: 2.1\n"
         )
+    jobs = [name for name in config.section("jobs")]
+    if job not in jobs:
+        known = ", ".join(jobs) or "none"
+        pieces.append(
+            f"{config.path}:{config.line('jobs')}: jobs: no job {job!r} to deploy: pass "
+            f"--job with the deploy job (jobs here: {known})\n"
+        )
     settings = CircleCISettings(api_given=True)
     missing = undeclared(config, settings)
     if missing:
