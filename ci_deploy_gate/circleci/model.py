@@ -8,7 +8,7 @@ other module can share these types without a cycle.
 from __future__ import annotations
 
 from ci_deploy_gate import __version__
-from ci_deploy_gate.credentials import MASK
+from ci_deploy_gate.credentials import DEFAULT_TOKEN_ENV, MASK
 from ci_deploy_gate.records import NamedTuple
 
 TYPE_CHECKING = False  # not `from typing`: typing alone costs more than this module
@@ -59,7 +59,7 @@ class TriggerRequest(NamedTuple):
     base: str  # v1.1: the project's URL; v2: the API root, {host}/api/v2
     slug: str  # gh/ORG/REPO, bb/ORG/REPO or circleci/ORG-ID/PROJECT-ID
     rules: tuple[str, ...] = ()  # every rule it serves, in file order
-    token_env: str = "CIRCLE_API_USER_TOKEN"  # the variable of the token that sends it
+    token_env: str = DEFAULT_TOKEN_ENV  # the variable of the token that sends it
     # unpinned: this build's pipeline, since whose creation a pipeline made through the
     # API counts as this trigger's (the lookup cannot match a revision)
     since_url: str | None = None
