@@ -1096,7 +1096,4 @@ def test_init_with_a_job_the_config_does_not_have_says_so(
     assert main(["init", "--job", "deploy"], {}) == 0
     out = capsys.readouterr().out
     assert ".circleci/config.yml still needs, for the pipelines the gate fires:\n\n" in out
-    assert (
-        "jobs: no job 'deploy' to deploy: pass --job with the deploy job (jobs here: "
-        in out
-    )
+    assert "jobs: no job 'deploy' to deploy: pass --job with the deploy job (jobs here: " in out

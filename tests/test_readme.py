@@ -41,3 +41,17 @@ def test_the_git_facts_examples_print_what_the_readme_shows(tmp_path: Path) -> N
     result = run_gate([], circle_env(CIRCLE_BRANCH="main", CIRCLE_SHA1=sha), repo.path)
     assert result.returncode == 2
     assert result.stderr == error.replace("/home/circleci/project", str(repo.path))
+
+
+def test_the_readme_config_and_rules_pass_check(tmp_path: Path) -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use it in `config.yml`")[1].split("\n## ")[0]
+    config, rules = re.findall(r"```yaml\n(.*?)```", section, re.S)[:2]
+    write(tmp_path / ".circleci" / "config.yml", config)
+    write(tmp_path / ".circleci" / "deploy-gate.yml", rules)
+    result = run_gate(["check"], {}, tmp_path)
+    assert (result.returncode, result.stdout.splitlines()[-1]) == (0, "check: 2 notes"), (
+        result.stdout
+    )
