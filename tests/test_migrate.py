@@ -532,3 +532,23 @@ def test_any_step_or_config_text_migrates_or_is_refused(
         config.write_text(text, encoding="utf-8")
         with contextlib.suppress(ConfigError):
             make_plan(str(config), str(tmp_path / "never-written.yml"))
+
+
+def test_a_workflow_named_like_the_fired_job_is_refused_not_replaced(tmp_path: Path) -> None:
+    """The deploy workflow must be named for the job (the gate's v2 lookup finds a deploy
+    by that name), so a push workflow of that name is never replaced: refused."""
+    folder = tmp_path / "repo"
+    (folder / ".circleci").mkdir(parents=True)
+    config = folder / ".circleci" / "config.yml"
+    shutil.copy(SEEDS / "workflow-named-like-the-job.yml", config)
+    before = config.read_text(encoding="utf-8")
+    done = run_gate(["migrate", "--write"], {}, cwd=folder)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "ci-deploy-gate migrate: error: cannot migrate "
+        ".circleci/config.yml exactly; nothing written:\n"
+        "  .circleci/config.yml:22: workflows.deploy: the gate runs 'deploy' in a workflow "
+        "named 'deploy', and this workflow has that name: rename the workflow first\n"
+    )
+    assert config.read_text(encoding="utf-8") == before
+    assert not (folder / ".circleci" / "deploy-gate.yml").exists()

@@ -141,6 +141,13 @@ def line_of_job(data: Mapping[str, Any], job: str) -> int:
         return 1
 
 
+def line_of_key(holder: Any, key: str) -> int:
+    try:
+        return int(holder.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return 1
+
+
 def shared_step(data: Mapping[str, Any], step: Step) -> str | None:
     """Another job whose steps hold this very step (through an alias), if any."""
     target = jobs(data)[step.job]["steps"][step.position]

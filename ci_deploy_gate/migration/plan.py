@@ -230,6 +230,17 @@ def _rules(
                     )
                 )
                 continue
+            clash = _workflow_named(data, trigger.job)
+            if clash is not None:
+                refusals.append(
+                    Refusal(
+                        clash,
+                        f"workflows.{trigger.job}",
+                        f"the gate runs {trigger.job!r} in a workflow named {trigger.job!r}, "
+                        "and this workflow has that name: rename the workflow first",
+                    )
+                )
+                continue
             names = [r.name for r in rules]
             name = trigger.job if trigger.job not in names else f"{trigger.job}-{len(names) + 1}"
             rules.append(
@@ -252,6 +263,18 @@ def _rules(
                     "v1 (github projects); the gate uses v2"
                 )
     return rules, notes
+
+
+def _workflow_named(data: Any, job: str) -> int | None:
+    """The line of the workflow that has the job's name (the name the deploy workflow
+    must have: the gate finds a deploy by it), or of `workflows:` for a job named
+    `version`; None when the name is free."""
+    workflows = data.get("workflows")
+    if job == "version" and workflows is not None:
+        return edit.line_of_key(data, "workflows")
+    if not hasattr(workflows, "keys") or job not in workflows:
+        return None
+    return edit.line_of_key(workflows, job)
 
 
 def _settings(triggers: list[Trigger], refusals: list[Refusal]) -> Settings | None:
