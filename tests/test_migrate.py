@@ -552,3 +552,27 @@ def test_a_workflow_named_like_the_fired_job_is_refused_not_replaced(tmp_path: P
     )
     assert config.read_text(encoding="utf-8") == before
     assert not (folder / ".circleci" / "deploy-gate.yml").exists()
+
+
+def test_a_build_parameter_the_job_sets_itself_is_refused(tmp_path: Path) -> None:
+    """`TARGET: staging` in the job, `build_parameters[TARGET]=production` in the curl:
+    a pipeline parameter in its place would empty TARGET on push builds of the job, and
+    which value the old triggered build saw is not documented. Refused."""
+    config = tmp_path / "config.yml"
+    shutil.copy(SEEDS / "environment-and-build-parameter.yml", config)
+    with pytest.raises(ConfigError) as caught:
+        make_plan(str(config), str(tmp_path / "rules.yml"))
+    assert str(caught.value) == (
+        f"cannot migrate {config} exactly; nothing written:\n"
+        f"  {config}:14: jobs.deploy.environment.TARGET: the job sets TARGET itself, and "
+        "the trigger sends build_parameters[TARGET]: which value the old build used is not "
+        "documented, and the push builds must keep the job's own: rename one of them first"
+    )
+    text = (SEEDS / "environment-and-build-parameter.yml").read_text(encoding="utf-8")
+    config.write_text(text.replace("TARGET: staging", "DEPLOY_REVISION: v1"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        make_plan(str(config), str(tmp_path / "rules.yml"))
+    assert (
+        f"{config}:14: jobs.deploy.environment.DEPLOY_REVISION: the job sets DEPLOY_REVISION "
+        "itself, and the migrated job needs it for the pinned revision: rename one of them first"
+    ) in str(caught.value)

@@ -148,6 +148,19 @@ def line_of_key(holder: Any, key: str) -> int:
         return 1
 
 
+def environment_lines(data: Mapping[str, Any], job: str) -> dict[str, int]:
+    """The names the job's own `environment:` sets (written there, merged in or aliased;
+    a map or a list of maps), each with the line that sets it."""
+    body = jobs(data).get(job)
+    existing = body.get("environment") if isinstance(body, Mapping) else None
+    found: dict[str, int] = {}
+    for item in existing if isinstance(existing, list) else [existing]:
+        if isinstance(item, Mapping):
+            for name in item:
+                found.setdefault(str(name), line_of_key(item, name))
+    return found
+
+
 def shared_step(data: Mapping[str, Any], step: Step) -> str | None:
     """Another job whose steps hold this very step (through an alias), if any."""
     target = jobs(data)[step.job]["steps"][step.position]

@@ -230,6 +230,27 @@ def _rules(
                     )
                 )
                 continue
+            own = edit.environment_lines(data, trigger.job)
+            taken = [
+                n for n in (edit.REVISION_ENV, *(n for n, _ in trigger.parameters)) if n in own
+            ]
+            if taken:
+                refusals.append(
+                    Refusal(
+                        own[taken[0]],
+                        f"jobs.{trigger.job}.environment.{taken[0]}",
+                        f"the job sets {taken[0]} itself"
+                        + (
+                            f", and the trigger sends build_parameters[{taken[0]}]: which "
+                            "value the old build used is not documented, and the push "
+                            "builds must keep the job's own"
+                            if taken[0] != edit.REVISION_ENV
+                            else ", and the migrated job needs it for the pinned revision"
+                        )
+                        + ": rename one of them first",
+                    )
+                )
+                continue
             clash = _workflow_named(data, trigger.job)
             if clash is not None:
                 refusals.append(
