@@ -576,3 +576,45 @@ def test_a_build_parameter_the_job_sets_itself_is_refused(tmp_path: Path) -> Non
         f"{config}:14: jobs.deploy.environment.DEPLOY_REVISION: the job sets DEPLOY_REVISION "
         "itself, and the migrated job needs it for the pinned revision: rename one of them first"
     ) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("where", "shell", "fails"),
+    [
+        ("step", "/bin/sh", True),
+        ("job", "/bin/sh -eo pipefail", True),
+        ("step", "/bin/bash -u", True),
+        ("step", "/bin/bash -eo pipefail", False),
+        ("job", "/usr/bin/env bash --login -e", False),
+    ],
+)
+def test_a_trigger_step_under_another_shell_is_refused(
+    tmp_path: Path, where: str, shell: str, fails: bool
+) -> None:
+    """Under dash `[ "$CIRCLE_BRANCH" == master ]` is an error: the step's tests mean what
+    bash says only under bash."""
+    text = (
+        "version: 2\njobs:\n  build:\n    docker: [{image: x}]\n"
+        + (f"    shell: {shell}\n" if where == "job" else "")
+        + "    steps:\n      - run:\n"
+        + (f"          shell: {shell}\n" if where == "step" else "")
+        + "          command: |\n"
+        '            if [ "$CIRCLE_BRANCH" == "master" ]; then\n'
+        "              curl -u $T: -d build_parameters[CIRCLE_JOB]=deploy "
+        "https://circleci.com/api/v1.1/project/github/o/r/tree/$CIRCLE_BRANCH\n"
+        "            fi\n  deploy:\n    docker: [{image: x}]\n    steps: [{run: echo}]\n"
+    )
+    config = tmp_path / "config.yml"
+    config.write_text(text, encoding="utf-8")
+    if not fails:
+        assert make_plan(str(config), str(tmp_path / "rules.yml")) is not None
+        return
+    with pytest.raises(ConfigError) as caught:
+        make_plan(str(config), str(tmp_path / "rules.yml"))
+    line = 5 if where == "job" else 7
+    assert str(caught.value) == (
+        f"cannot migrate {config} exactly; nothing written:\n"
+        f"  {config}:{line}: shell: {shell}: the trigger step runs under another shell than "
+        "bash (CircleCI's default, /bin/bash -eo pipefail), and its tests are read as bash "
+        "reads them: run the step under bash first"
+    )

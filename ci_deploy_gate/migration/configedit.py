@@ -9,6 +9,7 @@ other job changes behind the reviewer's back.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 
 from ci_deploy_gate.errors import ConfigError
@@ -159,6 +160,37 @@ def environment_lines(data: Mapping[str, Any], job: str) -> dict[str, int]:
             for name in item:
                 found.setdefault(str(name), line_of_key(item, name))
     return found
+
+
+def non_bash_shell(data: Mapping[str, Any], step: Step) -> tuple[int, str] | None:
+    """(line, value) of the step's `shell:`, or else its job's, when it is not bash with
+    options that leave the script's meaning alone; None for CircleCI's default
+    (`/bin/bash -eo pipefail`) and the like."""
+    import shlex
+
+    job = jobs(data)[step.job]
+    body = job["steps"][step.position][step.kind]
+    for holder in (body, job):
+        if not isinstance(holder, Mapping) or "shell" not in holder:
+            continue
+        value = holder["shell"]
+        try:
+            words = shlex.split(value) if isinstance(value, str) else []
+        except ValueError:
+            words = []
+        if words[:1] == ["/usr/bin/env"]:
+            words = words[1:]
+        if not (
+            words
+            and words[0].rsplit("/", 1)[-1] == "bash"
+            and all(_BASH_OPTIONS.fullmatch(w) for w in words[1:])
+        ):
+            return line_of_key(holder, "shell"), str(value)
+        return None
+    return None
+
+
+_BASH_OPTIONS = re.compile(r"-[elxvo]+|--login|--noprofile|--norc|errexit|pipefail|xtrace|verbose")
 
 
 def shared_step(data: Mapping[str, Any], step: Step) -> str | None:

@@ -77,6 +77,18 @@ def make_plan(config_path: str, rules_path: str) -> Plan | None:
             text = "the step's command" if exc.secret else _script_line(step.command, exc.line)
             refusals.append(Refusal(line, text, exc.reason))
             continue
+        shell = edit.non_bash_shell(data, step)
+        if shell is not None:
+            refusals.append(
+                Refusal(
+                    shell[0],
+                    f"shell: {_cut(shell[1])}",
+                    "the trigger step runs under another shell than bash "
+                    "(CircleCI's default, /bin/bash -eo pipefail), and its tests are read as "
+                    "bash reads them: run the step under bash first",
+                )
+            )
+            continue
         if not read:
             refusals.append(
                 Refusal(
@@ -123,6 +135,12 @@ def _script_line(text: str, line: int | None) -> str:
     if line is None or not 0 < line <= len(lines):
         return _first_line(text)
     return lines[line - 1].strip()
+
+
+def _cut(text: str, most: int = 120) -> str:
+    """Shell or YAML text as a refusal shows it: one line, at most `most` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def _first_line(text: str) -> str:

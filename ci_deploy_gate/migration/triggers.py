@@ -57,6 +57,9 @@ _FLAGS = frozenset(
 _SHORT_FLAGS = frozenset("sSfLvik")
 _VCS = {"github": "gh", "gh": "gh", "bitbucket": "bb", "bb": "bb"}
 HARMLESS = frozenset({"echo", "printf", ":", "true"})
+# what `set` may do in a trigger step: stop on errors (CircleCI's shell already does),
+# print; never -u (an unset variable ends the script), +e, -f, -n, positional arguments
+_SET_HARMLESS = re.compile(r"-[exv]+|-o|-[exv]*o|errexit|pipefail|xtrace|verbose")
 BRANCH_VARIABLE = "CIRCLE_BRANCH"
 SHA_VARIABLE = "CIRCLE_SHA1"
 PROJECT_VARIABLES = ("CIRCLE_PROJECT_USERNAME", "CIRCLE_PROJECT_REPONAME")
@@ -228,8 +231,14 @@ def _harmless(node: Command) -> Condition:
     name = node.words[0].literal if node.words[0].bare else None
     if name in HARMLESS:
         return TRUE
-    if name == "set" and not any((w.literal or "").startswith("+") for w in node.words[1:]):
-        return TRUE
+    if name == "set":
+        if all(_SET_HARMLESS.fullmatch(w.literal or "") for w in node.words[1:]):
+            return TRUE
+        raise Refused(
+            f"`{node.text}` changes how the rest of the script runs (`set -u` ends it on an "
+            "unset variable): only set -e, -x, -v and -o errexit, pipefail, xtrace or "
+            "verbose are read; remove it first"
+        )
     if name == "exit":
         return FALSE
     raise Refused(
