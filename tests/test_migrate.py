@@ -355,12 +355,49 @@ def test_the_revision_step_checks_out_only_a_set_revision(
     bin_dir.mkdir()
     (bin_dir / "git").write_text('#!/bin/sh\necho "git $*" >> "$GIT_LOG"\n', encoding="utf-8")
     (bin_dir / "git").chmod(0o755)
-    for revision, expected in (("", ""), (SHA, f"git checkout --detach {SHA}\n")):
-        log = tmp_path / f"git-{bool(revision)}.log"
-        command = step.replace("<< pipeline.parameters.deploy_revision >>", revision)
-        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "GIT_LOG": str(log)}
-        subprocess.run(["bash", "-eo", "pipefail", "-c", command], env=env, check=True)
+    assert "<<" not in step  # the parameter is never shell text: the step reads $DEPLOY_REVISION
+    for revision, expected, status in (
+        ("", "", 0),
+        (SHA, f"git checkout --detach {SHA}\n", 0),
+        ("--orphan=x", "", 1),
+        ("main", "", 1),
+        ("$(touch pwned)", "", 1),
+    ):
+        log = tmp_path / "git.log"
+        log.unlink(missing_ok=True)
+        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "GIT_LOG": str(log), "DEPLOY_REVISION": revision}
+        done = subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", step], env=env, cwd=tmp_path, capture_output=True
+        )
+        assert done.returncode == status, revision
         assert (log.read_text() if log.exists() else "") == expected
+        assert not (tmp_path / "pwned").exists()
+
+
+def test_the_revision_step_runs_where_the_checkout_went(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`checkout: {path: ~/src}` puts the source in ~/src: the pin runs there, and `check`
+    still sees the job read the revision."""
+    folder = tmp_path / "repo"
+    (folder / ".circleci").mkdir(parents=True)
+    text = (SEEDS / "workflow-named-like-the-job.yml").read_text(encoding="utf-8")
+    config = folder / ".circleci" / "config.yml"
+    config.write_text(text.replace("  deploy:\n    jobs:", "  ci:\n    jobs:"), encoding="utf-8")
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        code = main(["migrate", "--write"], {})
+    finally:
+        os.chdir(here)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    steps = load(config)["jobs"]["deploy"]["steps"]
+    assert steps[0] == {"checkout": {"path": "~/src"}}
+    assert steps[1]["run"]["name"] == "Check out the deploy revision"
+    assert steps[1]["run"]["working_directory"] == "~/src"
+    findings = check(str(folder / ".circleci" / "deploy-gate.yml"), str(config), {})
+    assert [f for f in findings if f.level == "error"] == [], findings
 
 
 def test_anchors_aliases_and_comments_are_kept(

@@ -355,29 +355,36 @@ def pin_job(
         listed.insert(0, "checkout")
         listed.insert(1, revision_step)
         return "first"
+    found = listed[checkout]
+    options = found.get("checkout") if isinstance(found, Mapping) else None
+    path = options.get("path") if isinstance(options, Mapping) else None
+    if path is not None:
+        revision_step["run"].insert(1, "working_directory", path)
     listed.insert(checkout + 1, revision_step)
     return "after checkout"
 
 
 def revision_step() -> Any:
+    """The step that checks out the pinned revision when one was sent. It reads it from
+    $DEPLOY_REVISION (the job's environment holds the parameter): a pipeline parameter
+    written into the command would be shell text anyone who triggers a pipeline writes.
+    Only hex digits pass, so it is never an option or a ref name. It runs where the
+    checkout went (`checkout: {path: ...}`)."""
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.scalarstring import LiteralScalarString
 
-    revision = parameter(REVISION_PARAMETER)
-    command = f'if [ -n "{revision}" ]; then\n  git checkout --detach "{revision}"\nfi\n'
-    return CommentedMap(
-        [
-            (
-                "run",
-                CommentedMap(
-                    [
-                        ("name", "Check out the deploy revision"),
-                        ("command", LiteralScalarString(command)),
-                    ]
-                ),
-            )
-        ]
+    command = (
+        f'if [ -n "${REVISION_ENV}" ]; then\n'
+        f'  case "${REVISION_ENV}" in\n'
+        f'    *[!0-9a-f]*) echo "{REVISION_ENV} is not a commit SHA" >&2; exit 1 ;;\n'
+        "  esac\n"
+        f'  git checkout --detach "${REVISION_ENV}"\n'
+        "fi\n"
     )
+    body = CommentedMap(
+        [("name", "Check out the deploy revision"), ("command", LiteralScalarString(command))]
+    )
+    return CommentedMap([("run", body)])
 
 
 def gate_workflows(data: Any, default_job: str, triggered: list[str]) -> None:
