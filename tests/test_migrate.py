@@ -12,6 +12,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -655,3 +656,35 @@ def test_a_trigger_step_under_another_shell_is_refused(
         "bash (CircleCI's default, /bin/bash -eo pipefail), and its tests are read as bash "
         "reads them: run the step under bash first"
     )
+
+
+@pytest.mark.parametrize("unit", ["x", "$a", '"y"'])
+def test_a_huge_line_is_read_in_linear_time_and_never_echoed(tmp_path: Path, unit: str) -> None:
+    """A 4 MB line (of one character, of `$a`, of quoted text) is read in a few seconds
+    (it took minutes when each character rebuilt the word), and the refusal shows at most
+    120 characters of it."""
+    config = tmp_path / "config.yml"
+    line = unit * (4_000_000 // len(unit))
+    config.write_text(
+        f"version: 2\njobs:\n  build:\n    steps:\n      - run: |\n          {line} "
+        "build_parameters\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\nfrom ci_deploy_gate.migration.plan import make_plan\n"
+        "from ci_deploy_gate.errors import ConfigError\n"
+        "try:\n    make_plan(sys.argv[1], sys.argv[2])\n"
+        "except ConfigError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(config), str(tmp_path / "rules.yml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"cannot migrate {config} exactly; nothing written:\n")
+    assert len(done.stdout) < 1000
+    assert "...: " in done.stdout

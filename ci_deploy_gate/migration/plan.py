@@ -158,8 +158,8 @@ def _refused(path: str, refusals: list[Refusal]) -> str:
     lines = [f"cannot migrate {path} exactly; nothing written:"]
     for refusal in refusals:
         where = f"{path}:{refusal.line}: " if refusal.line else ""
-        said = f"{refusal.text}: " if refusal.text else ""
-        lines.append(f"  {where}{said}{refusal.reason}")
+        said = f"{_cut(refusal.text)}: " if refusal.text else ""
+        lines.append(f"  {where}{said}{_cut(refusal.reason, 400)}")
     return "\n".join(lines)
 
 
