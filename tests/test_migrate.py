@@ -688,3 +688,64 @@ def test_a_huge_line_is_read_in_linear_time_and_never_echoed(tmp_path: Path, uni
     assert done.stdout.startswith(f"cannot migrate {config} exactly; nothing written:\n")
     assert len(done.stdout) < 1000
     assert "...: " in done.stdout
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["-u $T:", "-u $T: --no-such-option", "-u $T: -X GET", "-u $T: -d build_parameters[X]=$Y"],
+)
+def test_a_credential_in_the_url_is_refused_and_never_shown(tmp_path: Path, options: str) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "version: 2\njobs:\n  build:\n    docker: [{image: x}]\n    steps:\n      - run: |\n"
+        f"          curl {options} -d build_parameters[CIRCLE_JOB]=deploy "
+        "https://bot:s3cr3tpassw0rd@circleci.com/api/v1.1/project/github/o/r/tree/$CIRCLE_BRANCH\n"
+        "  deploy:\n    docker: [{image: x}]\n    steps: [{run: echo}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        make_plan(str(config), str(tmp_path / "rules.yml"))
+    assert "s3cr3tpassw0rd" not in str(caught.value)
+    assert not (tmp_path / "rules.yml").exists()
+    if options == "-u $T:":
+        assert str(caught.value) == (
+            f"cannot migrate {config} exactly; nothing written:\n"
+            f"  {config}:7: the step's command: the URL holds a user name or password "
+            "(USER:PASSWORD@HOST): the gate sends no credential from a URL; a credential "
+            "written into the config must move to a project environment variable, sent with "
+            "-u $VARIABLE: (and be revoked: it is in the history)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("-d", "blue+green%2Fx"),
+        ("--data-raw", "blue+green%2Fx"),
+        ("--data-binary", "blue+green%2Fx"),
+        ("--data-raw", "@literal"),
+        ("--data-urlencode", "blue+green%2Fx"),
+    ],
+)
+def test_every_data_option_sends_what_the_server_decodes(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    """curl sends -d, --data-raw and --data-binary as written, and the server url-decodes
+    the form: `blue+green%2Fx` is `blue green/x`. --data-urlencode encodes the value first,
+    so the server gets it as written; --data-raw never reads a file."""
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "version: 2\njobs:\n  build:\n    docker: [{image: x}]\n    steps:\n      - run: |\n"
+        f"          curl -u $T: -d build_parameters[CIRCLE_JOB]=deploy {option} "
+        f'"build_parameters[TARGET]={value}" '
+        "https://circleci.com/api/v1.1/project/github/o/r/tree/$CIRCLE_BRANCH\n"
+        "  deploy:\n    docker: [{image: x}]\n    steps: [{run: echo}]\n",
+        encoding="utf-8",
+    )
+    plan = make_plan(str(config), str(tmp_path / "rules.yml"))
+    assert plan is not None
+    (rule,) = yaml.safe_load(plan.rules)["rules"]
+    expected = {"blue+green%2Fx": "blue green/x", "@literal": "@literal"}[value]
+    if option == "--data-urlencode":
+        expected = value
+    assert rule["trigger"]["parameters"] == {"TARGET": expected}

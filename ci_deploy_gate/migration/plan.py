@@ -38,6 +38,7 @@ _VCS_NAMES = {"gh": "github", "bb": "bitbucket"}
 _USES_SOURCE = re.compile(r"(^|[\s;&|(])git\s")
 _READS_SHA = re.compile(r"\$\{?CIRCLE_SHA1\b")
 GATE = "python -m ci_deploy_gate"
+_USERINFO = re.compile(r"://[^/?#\s@]*@")  # user:password@ in a URL, never shown
 
 
 class Plan(NamedTuple):
@@ -158,8 +159,9 @@ def _refused(path: str, refusals: list[Refusal]) -> str:
     lines = [f"cannot migrate {path} exactly; nothing written:"]
     for refusal in refusals:
         where = f"{path}:{refusal.line}: " if refusal.line else ""
-        said = f"{_cut(refusal.text)}: " if refusal.text else ""
-        lines.append(f"  {where}{said}{_cut(refusal.reason, 400)}")
+        said = f"{_cut(_USERINFO.sub('://***@', refusal.text))}: " if refusal.text else ""
+        reason = _USERINFO.sub("://***@", refusal.reason)
+        lines.append(f"  {where}{said}{_cut(reason, 400)}")
     return "\n".join(lines)
 
 
