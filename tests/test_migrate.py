@@ -749,3 +749,54 @@ def test_every_data_option_sends_what_the_server_decodes(
     if option == "--data-urlencode":
         expected = value
     assert rule["trigger"]["parameters"] == {"TARGET": expected}
+
+
+def test_a_config_that_cannot_be_written_leaves_no_rules_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both files or neither: when the config cannot be replaced, the new rules file is
+    taken away again, so the next run does not refuse with `exists`."""
+    folder = tmp_path / "repo"
+    (folder / ".circleci").mkdir(parents=True)
+    config = folder / ".circleci" / "config.yml"
+    shutil.copy(SEEDS / "api-job-trigger.yml", config)
+    before = config.read_bytes()
+    real_replace = os.replace
+
+    def failing_replace(src: Any, dst: Any) -> None:
+        if os.path.basename(str(dst)) == "config.yml":
+            raise PermissionError(13, "Permission denied", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    monkeypatch.chdir(folder)
+    assert main(["migrate", "--write"], {}) == 2
+    assert capsys.readouterr().err == (
+        "ci-deploy-gate migrate: error: .circleci/config.yml: Permission denied; nothing "
+        "written (the rules file was taken away again)\n"
+    )
+    assert config.read_bytes() == before
+    assert sorted(p.name for p in (folder / ".circleci").iterdir()) == ["config.yml"]
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert main(["migrate", "--write"], {}) == 0
+    assert (folder / ".circleci" / "deploy-gate.yml").exists()
+
+
+def test_a_crlf_config_keeps_its_line_ends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "repo"
+    (folder / ".circleci").mkdir(parents=True)
+    config = folder / ".circleci" / "config.yml"
+    lf = (SEEDS / "api-job-trigger.yml").read_text(encoding="utf-8")
+    config.write_bytes(lf.replace("\n", "\r\n").encode("utf-8"))
+    config.chmod(0o640)
+    done = run_gate(["migrate", "--write"], {}, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    written = config.read_bytes()
+    assert written.count(b"\n") == written.count(b"\r\n") > 20
+    assert config.stat().st_mode & 0o777 == 0o640
+    lf_folder, _ = migrated(tmp_path / "lf", "api-job-trigger.yml", capsys)
+    assert written.decode("utf-8").replace("\r\n", "\n") == (
+        lf_folder / ".circleci" / "config.yml"
+    ).read_text(encoding="utf-8")

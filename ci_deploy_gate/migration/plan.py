@@ -48,6 +48,7 @@ class Plan(NamedTuple):
     new_config: str
     rules: str
     notes: tuple[str, ...]
+    newline: str = "\n"  # the config's line ends, kept when it is written
 
 
 class _Found(NamedTuple):
@@ -60,6 +61,7 @@ def make_plan(config_path: str, rules_path: str) -> Plan | None:
     try:
         with open(config_path, encoding="utf-8") as handle:
             old = handle.read()
+            newline = "\r\n" if handle.newlines == "\r\n" else "\n"
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: no such file (pass --config PATH)") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -128,7 +130,15 @@ def make_plan(config_path: str, rules_path: str) -> Plan | None:
     _rewrite(loaded, found, rules_path, notes)
     text = rules_text(config_path, settings, rules)
     _validated(text, rules_path)
-    return Plan(config_path, rules_path, old, edit.dump(loaded), text, tuple(dict.fromkeys(notes)))
+    return Plan(
+        config_path,
+        rules_path,
+        old,
+        edit.dump(loaded),
+        text,
+        tuple(dict.fromkeys(notes)),
+        newline,
+    )
 
 
 def _script_line(text: str, line: int | None) -> str:
