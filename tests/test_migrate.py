@@ -138,6 +138,18 @@ def trigger_steps(config: Any) -> list[tuple[str, str, str]]:
     return found
 
 
+def recording_curl(folder: Path) -> Path:
+    """The folder of the recording `curl`, written once: written while another thread
+    forks, its file could still be open in that child when bash execs it (ETXTBSY, and
+    the old step would seem to fire nothing), so the tests write it before their threads."""
+    bin_dir = folder / "bin"
+    if not (bin_dir / "curl").exists():
+        bin_dir.mkdir(exist_ok=True)
+        (bin_dir / "curl").write_text(RECORDING_CURL, encoding="utf-8")
+        (bin_dir / "curl").chmod(0o755)
+    return bin_dir
+
+
 def old_fires(
     command: str, env: dict[str, str], tmp: Path, token: bool
 ) -> dict[str, dict[str, str]]:
@@ -145,11 +157,7 @@ def old_fires(
     curl on PATH; the jobs it fired, each with its build_parameters. A call fires only with
     the token in it (a forked PR has none) and a branch in its URL (v1.1 has no route for
     .../tree/ with an empty branch: a tag build fired nothing)."""
-    bin_dir = tmp / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    curl = bin_dir / "curl"
-    curl.write_text(RECORDING_CURL, encoding="utf-8")
-    curl.chmod(0o755)
+    bin_dir = recording_curl(tmp.parent)
     log = tmp / "curl.log"
     log.unlink(missing_ok=True)
     full = {**env, "PATH": f"{bin_dir}:/usr/bin:/bin", "CURL_LOG": str(log)}
@@ -252,6 +260,7 @@ def test_migrated_gate_fires_exactly_where_the_old_step_did(
         fired = fired if new_runs else {}
         return situation, node, expected, fired, alone if filtered else {}
 
+    recording_curl(tmp_path)
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(one, cases))
     for situation, node, expected, fired, filtered_alone in results:
