@@ -276,3 +276,11 @@ def test_a_set_that_changes_the_script_is_refused(line: str) -> None:
 def test_a_set_that_only_stops_or_prints_is_read(line: str) -> None:
     (trigger,) = find_triggers(parse_script(f'{line}\nif [ -n "$CIRCLE_TAG" ]; then {CURL}; fi'))
     assert render(trigger.guard) == 'tag matches "*"'
+
+
+@pytest.mark.parametrize("script", ["[[ ; )", "[[ $CIRCLE_BRANCH == main ; ]]"])
+def test_a_word_that_reads_nothing_is_refused_never_a_loop(script: str) -> None:
+    """hypothesis found `[[ ; )` (seed 6): the lexer read an empty word at `;` forever."""
+    with pytest.raises(Refused) as caught:
+        find_triggers(parse_script(script))
+    assert caught.value.reason == "cannot read `;` here"

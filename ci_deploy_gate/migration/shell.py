@@ -170,7 +170,10 @@ class _Lexer:
                 if self.source.startswith(op, self.at):
                     self.at += len(op)
                     return Token("op", op, line)
+        start = self.at
         word = self._word(mode)
+        if self.at == start:  # `;` inside `[[ ]]`, a stray `<`: read nothing, never loop
+            raise Refused(f"cannot read `{char}` here")
         return Token("word", word.source, line, word)
 
     def _word(self, mode: str) -> Word:
