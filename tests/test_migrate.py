@@ -12,6 +12,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,18 @@ def trigger_steps(config: Any) -> list[tuple[str, str, str]]:
     return found
 
 
+def recording_curl(folder: Path) -> Path:
+    """The folder of the recording `curl`, written once: written while another thread
+    forks, its file could still be open in that child when bash execs it (ETXTBSY, and
+    the old step would seem to fire nothing), so the tests write it before their threads."""
+    bin_dir = folder / "bin"
+    if not (bin_dir / "curl").exists():
+        bin_dir.mkdir(exist_ok=True)
+        (bin_dir / "curl").write_text(RECORDING_CURL, encoding="utf-8")
+        (bin_dir / "curl").chmod(0o755)
+    return bin_dir
+
+
 def old_fires(
     command: str, env: dict[str, str], tmp: Path, token: bool
 ) -> dict[str, dict[str, str]]:
@@ -144,11 +157,7 @@ def old_fires(
     curl on PATH; the jobs it fired, each with its build_parameters. A call fires only with
     the token in it (a forked PR has none) and a branch in its URL (v1.1 has no route for
     .../tree/ with an empty branch: a tag build fired nothing)."""
-    bin_dir = tmp / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    curl = bin_dir / "curl"
-    curl.write_text(RECORDING_CURL, encoding="utf-8")
-    curl.chmod(0o755)
+    bin_dir = recording_curl(tmp.parent)
     log = tmp / "curl.log"
     log.unlink(missing_ok=True)
     full = {**env, "PATH": f"{bin_dir}:/usr/bin:/bin", "CURL_LOG": str(log)}
@@ -251,6 +260,7 @@ def test_migrated_gate_fires_exactly_where_the_old_step_did(
         fired = fired if new_runs else {}
         return situation, node, expected, fired, alone if filtered else {}
 
+    recording_curl(tmp_path)
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(one, cases))
     for situation, node, expected, fired, filtered_alone in results:
@@ -355,12 +365,49 @@ def test_the_revision_step_checks_out_only_a_set_revision(
     bin_dir.mkdir()
     (bin_dir / "git").write_text('#!/bin/sh\necho "git $*" >> "$GIT_LOG"\n', encoding="utf-8")
     (bin_dir / "git").chmod(0o755)
-    for revision, expected in (("", ""), (SHA, f"git checkout --detach {SHA}\n")):
-        log = tmp_path / f"git-{bool(revision)}.log"
-        command = step.replace("<< pipeline.parameters.deploy_revision >>", revision)
-        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "GIT_LOG": str(log)}
-        subprocess.run(["bash", "-eo", "pipefail", "-c", command], env=env, check=True)
+    assert "<<" not in step  # the parameter is never shell text: the step reads $DEPLOY_REVISION
+    for revision, expected, status in (
+        ("", "", 0),
+        (SHA, f"git checkout --detach {SHA}\n", 0),
+        ("--orphan=x", "", 1),
+        ("main", "", 1),
+        ("$(touch pwned)", "", 1),
+    ):
+        log = tmp_path / "git.log"
+        log.unlink(missing_ok=True)
+        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "GIT_LOG": str(log), "DEPLOY_REVISION": revision}
+        done = subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", step], env=env, cwd=tmp_path, capture_output=True
+        )
+        assert done.returncode == status, revision
         assert (log.read_text() if log.exists() else "") == expected
+        assert not (tmp_path / "pwned").exists()
+
+
+def test_the_revision_step_runs_where_the_checkout_went(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`checkout: {path: ~/src}` puts the source in ~/src: the pin runs there, and `check`
+    still sees the job read the revision."""
+    folder = tmp_path / "repo"
+    (folder / ".circleci").mkdir(parents=True)
+    text = (SEEDS / "workflow-named-like-the-job.yml").read_text(encoding="utf-8")
+    config = folder / ".circleci" / "config.yml"
+    config.write_text(text.replace("  deploy:\n    jobs:", "  ci:\n    jobs:"), encoding="utf-8")
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        code = main(["migrate", "--write"], {})
+    finally:
+        os.chdir(here)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    steps = load(config)["jobs"]["deploy"]["steps"]
+    assert steps[0] == {"checkout": {"path": "~/src"}}
+    assert steps[1]["run"]["name"] == "Check out the deploy revision"
+    assert steps[1]["run"]["working_directory"] == "~/src"
+    findings = check(str(folder / ".circleci" / "deploy-gate.yml"), str(config), {})
+    assert [f for f in findings if f.level == "error"] == [], findings
 
 
 def test_anchors_aliases_and_comments_are_kept(
@@ -532,3 +579,233 @@ def test_any_step_or_config_text_migrates_or_is_refused(
         config.write_text(text, encoding="utf-8")
         with contextlib.suppress(ConfigError):
             make_plan(str(config), str(tmp_path / "never-written.yml"))
+
+
+def test_a_workflow_named_like_the_fired_job_is_refused_not_replaced(tmp_path: Path) -> None:
+    """The deploy workflow must be named for the job (the gate's v2 lookup finds a deploy
+    by that name), so a push workflow of that name is never replaced: refused."""
+    folder = tmp_path / "repo"
+    (folder / ".circleci").mkdir(parents=True)
+    config = folder / ".circleci" / "config.yml"
+    shutil.copy(SEEDS / "workflow-named-like-the-job.yml", config)
+    before = config.read_text(encoding="utf-8")
+    done = run_gate(["migrate", "--write"], {}, cwd=folder)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "ci-deploy-gate migrate: error: cannot migrate "
+        ".circleci/config.yml exactly; nothing written:\n"
+        "  .circleci/config.yml:22: workflows.deploy: the gate runs 'deploy' in a workflow "
+        "named 'deploy', and this workflow has that name: rename the workflow first\n"
+    )
+    assert config.read_text(encoding="utf-8") == before
+    assert not (folder / ".circleci" / "deploy-gate.yml").exists()
+
+
+def test_a_build_parameter_the_job_sets_itself_is_refused(tmp_path: Path) -> None:
+    """`TARGET: staging` in the job, `build_parameters[TARGET]=production` in the curl:
+    a pipeline parameter in its place would empty TARGET on push builds of the job, and
+    which value the old triggered build saw is not documented. Refused."""
+    config = tmp_path / "config.yml"
+    shutil.copy(SEEDS / "environment-and-build-parameter.yml", config)
+    with pytest.raises(ConfigError) as caught:
+        make_plan(str(config), str(tmp_path / "rules.yml"))
+    assert str(caught.value) == (
+        f"cannot migrate {config} exactly; nothing written:\n"
+        f"  {config}:14: jobs.deploy.environment.TARGET: the job sets TARGET itself, and "
+        "the trigger sends build_parameters[TARGET]: which value the old build used is not "
+        "documented, and the push builds must keep the job's own: rename one of them first"
+    )
+    text = (SEEDS / "environment-and-build-parameter.yml").read_text(encoding="utf-8")
+    config.write_text(text.replace("TARGET: staging", "DEPLOY_REVISION: v1"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        make_plan(str(config), str(tmp_path / "rules.yml"))
+    assert (
+        f"{config}:14: jobs.deploy.environment.DEPLOY_REVISION: the job sets DEPLOY_REVISION "
+        "itself, and the migrated job needs it for the pinned revision: rename one of them first"
+    ) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("where", "shell", "fails"),
+    [
+        ("step", "/bin/sh", True),
+        ("job", "/bin/sh -eo pipefail", True),
+        ("step", "/bin/bash -u", True),
+        ("step", "/bin/bash -eo pipefail", False),
+        ("job", "/usr/bin/env bash --login -e", False),
+    ],
+)
+def test_a_trigger_step_under_another_shell_is_refused(
+    tmp_path: Path, where: str, shell: str, fails: bool
+) -> None:
+    """Under dash `[ "$CIRCLE_BRANCH" == master ]` is an error: the step's tests mean what
+    bash says only under bash."""
+    text = (
+        "version: 2\njobs:\n  build:\n    docker: [{image: x}]\n"
+        + (f"    shell: {shell}\n" if where == "job" else "")
+        + "    steps:\n      - run:\n"
+        + (f"          shell: {shell}\n" if where == "step" else "")
+        + "          command: |\n"
+        '            if [ "$CIRCLE_BRANCH" == "master" ]; then\n'
+        "              curl -u $T: -d build_parameters[CIRCLE_JOB]=deploy "
+        "https://circleci.com/api/v1.1/project/github/o/r/tree/$CIRCLE_BRANCH\n"
+        "            fi\n  deploy:\n    docker: [{image: x}]\n    steps: [{run: echo}]\n"
+    )
+    config = tmp_path / "config.yml"
+    config.write_text(text, encoding="utf-8")
+    if not fails:
+        assert make_plan(str(config), str(tmp_path / "rules.yml")) is not None
+        return
+    with pytest.raises(ConfigError) as caught:
+        make_plan(str(config), str(tmp_path / "rules.yml"))
+    line = 5 if where == "job" else 7
+    assert str(caught.value) == (
+        f"cannot migrate {config} exactly; nothing written:\n"
+        f"  {config}:{line}: shell: {shell}: the trigger step runs under another shell than "
+        "bash (CircleCI's default, /bin/bash -eo pipefail), and its tests are read as bash "
+        "reads them: run the step under bash first"
+    )
+
+
+@pytest.mark.parametrize("unit", ["x", "$a", '"y"'])
+def test_a_huge_line_is_read_in_linear_time_and_never_echoed(tmp_path: Path, unit: str) -> None:
+    """A 4 MB line (of one character, of `$a`, of quoted text) is read in a few seconds
+    (it took minutes when each character rebuilt the word), and the refusal shows at most
+    120 characters of it."""
+    config = tmp_path / "config.yml"
+    line = unit * (4_000_000 // len(unit))
+    config.write_text(
+        f"version: 2\njobs:\n  build:\n    steps:\n      - run: |\n          {line} "
+        "build_parameters\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\nfrom ci_deploy_gate.migration.plan import make_plan\n"
+        "from ci_deploy_gate.errors import ConfigError\n"
+        "try:\n    make_plan(sys.argv[1], sys.argv[2])\n"
+        "except ConfigError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(config), str(tmp_path / "rules.yml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"cannot migrate {config} exactly; nothing written:\n")
+    assert len(done.stdout) < 1000
+    assert "...: " in done.stdout
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["-u $T:", "-u $T: --no-such-option", "-u $T: -X GET", "-u $T: -d build_parameters[X]=$Y"],
+)
+def test_a_credential_in_the_url_is_refused_and_never_shown(tmp_path: Path, options: str) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "version: 2\njobs:\n  build:\n    docker: [{image: x}]\n    steps:\n      - run: |\n"
+        f"          curl {options} -d build_parameters[CIRCLE_JOB]=deploy "
+        "https://bot:s3cr3tpassw0rd@circleci.com/api/v1.1/project/github/o/r/tree/$CIRCLE_BRANCH\n"
+        "  deploy:\n    docker: [{image: x}]\n    steps: [{run: echo}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        make_plan(str(config), str(tmp_path / "rules.yml"))
+    assert "s3cr3tpassw0rd" not in str(caught.value)
+    assert not (tmp_path / "rules.yml").exists()
+    if options == "-u $T:":
+        assert str(caught.value) == (
+            f"cannot migrate {config} exactly; nothing written:\n"
+            f"  {config}:7: the step's command: the URL holds a user name or password "
+            "(USER:PASSWORD@HOST): the gate sends no credential from a URL; a credential "
+            "written into the config must move to a project environment variable, sent with "
+            "-u $VARIABLE: (and be revoked: it is in the history)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("-d", "blue+green%2Fx"),
+        ("--data-raw", "blue+green%2Fx"),
+        ("--data-binary", "blue+green%2Fx"),
+        ("--data-raw", "@literal"),
+        ("--data-urlencode", "blue+green%2Fx"),
+    ],
+)
+def test_every_data_option_sends_what_the_server_decodes(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    """curl sends -d, --data-raw and --data-binary as written, and the server url-decodes
+    the form: `blue+green%2Fx` is `blue green/x`. --data-urlencode encodes the value first,
+    so the server gets it as written; --data-raw never reads a file."""
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "version: 2\njobs:\n  build:\n    docker: [{image: x}]\n    steps:\n      - run: |\n"
+        f"          curl -u $T: -d build_parameters[CIRCLE_JOB]=deploy {option} "
+        f'"build_parameters[TARGET]={value}" '
+        "https://circleci.com/api/v1.1/project/github/o/r/tree/$CIRCLE_BRANCH\n"
+        "  deploy:\n    docker: [{image: x}]\n    steps: [{run: echo}]\n",
+        encoding="utf-8",
+    )
+    plan = make_plan(str(config), str(tmp_path / "rules.yml"))
+    assert plan is not None
+    (rule,) = yaml.safe_load(plan.rules)["rules"]
+    expected = {"blue+green%2Fx": "blue green/x", "@literal": "@literal"}[value]
+    if option == "--data-urlencode":
+        expected = value
+    assert rule["trigger"]["parameters"] == {"TARGET": expected}
+
+
+def test_a_config_that_cannot_be_written_leaves_no_rules_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both files or neither: when the config cannot be replaced, the new rules file is
+    taken away again, so the next run does not refuse with `exists`."""
+    folder = tmp_path / "repo"
+    (folder / ".circleci").mkdir(parents=True)
+    config = folder / ".circleci" / "config.yml"
+    shutil.copy(SEEDS / "api-job-trigger.yml", config)
+    before = config.read_bytes()
+    real_replace = os.replace
+
+    def failing_replace(src: Any, dst: Any) -> None:
+        if os.path.basename(str(dst)) == "config.yml":
+            raise PermissionError(13, "Permission denied", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    monkeypatch.chdir(folder)
+    assert main(["migrate", "--write"], {}) == 2
+    assert capsys.readouterr().err == (
+        "ci-deploy-gate migrate: error: .circleci/config.yml: Permission denied; nothing "
+        "written (the rules file was taken away again)\n"
+    )
+    assert config.read_bytes() == before
+    assert sorted(p.name for p in (folder / ".circleci").iterdir()) == ["config.yml"]
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert main(["migrate", "--write"], {}) == 0
+    assert (folder / ".circleci" / "deploy-gate.yml").exists()
+
+
+def test_a_crlf_config_keeps_its_line_ends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "repo"
+    (folder / ".circleci").mkdir(parents=True)
+    config = folder / ".circleci" / "config.yml"
+    lf = (SEEDS / "api-job-trigger.yml").read_text(encoding="utf-8")
+    config.write_bytes(lf.replace("\n", "\r\n").encode("utf-8"))
+    config.chmod(0o640)
+    done = run_gate(["migrate", "--write"], {}, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    written = config.read_bytes()
+    assert written.count(b"\n") == written.count(b"\r\n") > 20
+    assert config.stat().st_mode & 0o777 == 0o640
+    lf_folder, _ = migrated(tmp_path / "lf", "api-job-trigger.yml", capsys)
+    assert written.decode("utf-8").replace("\r\n", "\n") == (
+        lf_folder / ".circleci" / "config.yml"
+    ).read_text(encoding="utf-8")

@@ -79,6 +79,12 @@ def translated(test: str) -> str:
         ('[[ "$CIRCLE_JOB" == "build" ]]', "job is build"),
         ('[[ "$MY_FLAG" == "yes" ]]', "env.MY_FLAG is yes"),
         ("[[ $CIRCLE_BRANCH == 'a b' ]]", 'branch is "a b"'),
+        # `[` sees its words after quote removal: quoted operators are operators
+        ('[ "$CIRCLE_BRANCH" "=" "main" ]', "branch is main"),
+        ('[ "$CIRCLE_BRANCH" \\= main ]', "branch is main"),
+        ('[ "-n" "$CIRCLE_TAG" ]', 'tag matches "*"'),
+        ("test '!' \"$CIRCLE_TAG\"", 'not tag matches "*"'),
+        ('[ "$CIRCLE_BRANCH" = main "]"', "branch is main"),
         ("[[ $CIRCLE_BRANCH == and ]]", 'branch is "and"'),
     ],
 )
@@ -118,6 +124,11 @@ def test_translation(test: str, expected: str) -> None:
             '"$CIRCLE_BRANCH-x": only a whole $VARIABLE or a literal can be compared',
         ),
         ("[[ $CIRCLE_BRANCH =~ (?i)main ]]", "(?i)main: `(?` is not a POSIX regex"),
+        (
+            '[ "$CIRCLE_BRANCH" "$OP" main ]',
+            '"$OP" stands where `[` reads an operator: write it out',
+        ),
+        ('[ "$OP" "$CIRCLE_TAG" ]', '"$OP" stands where `[` reads an operator: write it out'),
     ],
 )
 def test_what_cannot_be_said_exactly_is_refused(test: str, reason: str) -> None:
@@ -171,6 +182,13 @@ TESTS = [
     "[[ true ]]",
     "[[ $CIRCLE_BRANCH == '' ]]",
     '[ "$CIRCLE_BRANCH" = "" ]',
+    '[ "$CIRCLE_BRANCH" "=" "main" ]',
+    '[ "$CIRCLE_BRANCH" \\= main ]',
+    '[ "-n" "$CIRCLE_TAG" ]',
+    "[ '-z' \"$CIRCLE_TAG\" ]",
+    '[ "!" "$CIRCLE_TAG" ]',
+    '[ "$CIRCLE_BRANCH" "!=" main ]',
+    '[[ "$CIRCLE_BRANCH" == main ]]',
 ]
 BRANCHES = [
     None, "", "main", "release", "release/1.2", "maintenance/1.10", "maintenance/1.x",
@@ -241,3 +259,28 @@ def test_any_shell_words_translate_or_are_refused(words: list[str]) -> None:
 def test_any_text_translates_or_is_refused(text: str) -> None:
     with contextlib.suppress(Refused):
         find_triggers(parse_script(text))
+
+
+@pytest.mark.parametrize(
+    "line", ["set -u", "set -o nounset", "set -euo pipefail", "set -f", "set -n", "set -- a"]
+)
+def test_a_set_that_changes_the_script_is_refused(line: str) -> None:
+    """`set -u` ends the script on an unset variable: `[ -n "$CIRCLE_TAG" ]` on a branch
+    build would stop it before the curl, which the gate cannot say."""
+    with pytest.raises(Refused) as caught:
+        find_triggers(parse_script(f'{line}\nif [ -n "$CIRCLE_TAG" ]; then\n  {CURL}\nfi'))
+    assert caught.value.reason.startswith(f"`{line}` changes how the rest of the script runs")
+
+
+@pytest.mark.parametrize("line", ["set -e", "set -x", "set -eo pipefail", "set -o xtrace", "set"])
+def test_a_set_that_only_stops_or_prints_is_read(line: str) -> None:
+    (trigger,) = find_triggers(parse_script(f'{line}\nif [ -n "$CIRCLE_TAG" ]; then {CURL}; fi'))
+    assert render(trigger.guard) == 'tag matches "*"'
+
+
+@pytest.mark.parametrize("script", ["[[ ; )", "[[ $CIRCLE_BRANCH == main ; ]]"])
+def test_a_word_that_reads_nothing_is_refused_never_a_loop(script: str) -> None:
+    """hypothesis found `[[ ; )` (seed 6): the lexer read an empty word at `;` forever."""
+    with pytest.raises(Refused) as caught:
+        find_triggers(parse_script(script))
+    assert caught.value.reason == "cannot read `;` here"

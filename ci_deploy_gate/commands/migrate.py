@@ -9,7 +9,6 @@ import difflib
 
 from ci_deploy_gate.ciconfig import DEFAULT_CONFIG
 from ci_deploy_gate.commands import VERBOSE_HELP
-from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.options import DEFAULT_RULES, rules_path
 
 TYPE_CHECKING = False
@@ -72,16 +71,13 @@ def notes(plan: Plan) -> str:
 
 
 def write(plan: Plan, environ: Mapping[str, str]) -> int:
-    """The rules file first (it must not exist), then the config, then `check`."""
+    """Both files or neither, then `check`: each is written to a temporary file beside
+    it, the rules file linked into place (it must not exist), then the config renamed
+    over the old one; when that fails, the new rules file goes again."""
     from ci_deploy_gate.commands.check import check, exit_code, summary
-    from ci_deploy_gate.migration.rulesfile import write_new
+    from ci_deploy_gate.migration.rulesfile import write_both
 
-    write_new(plan.rules_path, plan.rules)
-    try:
-        with open(plan.config_path, "w", encoding="utf-8") as handle:
-            handle.write(plan.new_config)
-    except OSError as exc:
-        raise ConfigError(f"{plan.config_path}: {exc.strerror or exc}") from None
+    write_both(plan.config_path, plan.new_config, plan.rules_path, plan.rules, plan.newline)
     print(f"wrote {plan.config_path}")
     print(f"wrote {plan.rules_path}")
     print(notes(plan), end="")

@@ -9,6 +9,7 @@ other job changes behind the reviewer's back.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 
 from ci_deploy_gate.errors import ConfigError
@@ -139,6 +140,57 @@ def line_of_job(data: Mapping[str, Any], job: str) -> int:
         return int(data["jobs"].lc.key(job)[0]) + 1
     except (AttributeError, KeyError, TypeError, IndexError):
         return 1
+
+
+def line_of_key(holder: Any, key: str) -> int:
+    try:
+        return int(holder.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return 1
+
+
+def environment_lines(data: Mapping[str, Any], job: str) -> dict[str, int]:
+    """The names the job's own `environment:` sets (written there, merged in or aliased;
+    a map or a list of maps), each with the line that sets it."""
+    body = jobs(data).get(job)
+    existing = body.get("environment") if isinstance(body, Mapping) else None
+    found: dict[str, int] = {}
+    for item in existing if isinstance(existing, list) else [existing]:
+        if isinstance(item, Mapping):
+            for name in item:
+                found.setdefault(str(name), line_of_key(item, name))
+    return found
+
+
+def non_bash_shell(data: Mapping[str, Any], step: Step) -> tuple[int, str] | None:
+    """(line, value) of the step's `shell:`, or else its job's, when it is not bash with
+    options that leave the script's meaning alone; None for CircleCI's default
+    (`/bin/bash -eo pipefail`) and the like."""
+    import shlex
+
+    job = jobs(data)[step.job]
+    body = job["steps"][step.position][step.kind]
+    for holder in (body, job):
+        if not isinstance(holder, Mapping) or "shell" not in holder:
+            continue
+        value = holder["shell"]
+        try:
+            words = shlex.split(value) if isinstance(value, str) else []
+        except ValueError:
+            words = []
+        if words[:1] == ["/usr/bin/env"]:
+            words = words[1:]
+        if not (
+            words
+            and words[0].rsplit("/", 1)[-1] == "bash"
+            and all(_BASH_OPTIONS.fullmatch(w) for w in words[1:])
+        ):
+            return line_of_key(holder, "shell"), str(value)
+        return None
+    return None
+
+
+_BASH_OPTIONS = re.compile(r"-[elxvo]+|--login|--noprofile|--norc|errexit|pipefail|xtrace|verbose")
 
 
 def shared_step(data: Mapping[str, Any], step: Step) -> str | None:
@@ -303,29 +355,36 @@ def pin_job(
         listed.insert(0, "checkout")
         listed.insert(1, revision_step)
         return "first"
+    found = listed[checkout]
+    options = found.get("checkout") if isinstance(found, Mapping) else None
+    path = options.get("path") if isinstance(options, Mapping) else None
+    if path is not None:
+        revision_step["run"].insert(1, "working_directory", path)
     listed.insert(checkout + 1, revision_step)
     return "after checkout"
 
 
 def revision_step() -> Any:
+    """The step that checks out the pinned revision when one was sent. It reads it from
+    $DEPLOY_REVISION (the job's environment holds the parameter): a pipeline parameter
+    written into the command would be shell text anyone who triggers a pipeline writes.
+    Only hex digits pass, so it is never an option or a ref name. It runs where the
+    checkout went (`checkout: {path: ...}`)."""
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.scalarstring import LiteralScalarString
 
-    revision = parameter(REVISION_PARAMETER)
-    command = f'if [ -n "{revision}" ]; then\n  git checkout --detach "{revision}"\nfi\n'
-    return CommentedMap(
-        [
-            (
-                "run",
-                CommentedMap(
-                    [
-                        ("name", "Check out the deploy revision"),
-                        ("command", LiteralScalarString(command)),
-                    ]
-                ),
-            )
-        ]
+    command = (
+        f'if [ -n "${REVISION_ENV}" ]; then\n'
+        f'  case "${REVISION_ENV}" in\n'
+        f'    *[!0-9a-f]*) echo "{REVISION_ENV} is not a commit SHA" >&2; exit 1 ;;\n'
+        "  esac\n"
+        f'  git checkout --detach "${REVISION_ENV}"\n'
+        "fi\n"
     )
+    body = CommentedMap(
+        [("name", "Check out the deploy revision"), ("command", LiteralScalarString(command))]
+    )
+    return CommentedMap([("run", body)])
 
 
 def gate_workflows(data: Any, default_job: str, triggered: list[str]) -> None:

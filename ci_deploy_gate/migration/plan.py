@@ -38,6 +38,7 @@ _VCS_NAMES = {"gh": "github", "bb": "bitbucket"}
 _USES_SOURCE = re.compile(r"(^|[\s;&|(])git\s")
 _READS_SHA = re.compile(r"\$\{?CIRCLE_SHA1\b")
 GATE = "python -m ci_deploy_gate"
+_USERINFO = re.compile(r"://[^/?#\s@]*@")  # user:password@ in a URL, never shown
 
 
 class Plan(NamedTuple):
@@ -47,6 +48,7 @@ class Plan(NamedTuple):
     new_config: str
     rules: str
     notes: tuple[str, ...]
+    newline: str = "\n"  # the config's line ends, kept when it is written
 
 
 class _Found(NamedTuple):
@@ -59,6 +61,7 @@ def make_plan(config_path: str, rules_path: str) -> Plan | None:
     try:
         with open(config_path, encoding="utf-8") as handle:
             old = handle.read()
+            newline = "\r\n" if handle.newlines == "\r\n" else "\n"
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: no such file (pass --config PATH)") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -76,6 +79,18 @@ def make_plan(config_path: str, rules_path: str) -> Plan | None:
             line = step.line + (exc.line or 1) - 1
             text = "the step's command" if exc.secret else _script_line(step.command, exc.line)
             refusals.append(Refusal(line, text, exc.reason))
+            continue
+        shell = edit.non_bash_shell(data, step)
+        if shell is not None:
+            refusals.append(
+                Refusal(
+                    shell[0],
+                    f"shell: {_cut(shell[1])}",
+                    "the trigger step runs under another shell than bash "
+                    "(CircleCI's default, /bin/bash -eo pipefail), and its tests are read as "
+                    "bash reads them: run the step under bash first",
+                )
+            )
             continue
         if not read:
             refusals.append(
@@ -115,7 +130,15 @@ def make_plan(config_path: str, rules_path: str) -> Plan | None:
     _rewrite(loaded, found, rules_path, notes)
     text = rules_text(config_path, settings, rules)
     _validated(text, rules_path)
-    return Plan(config_path, rules_path, old, edit.dump(loaded), text, tuple(dict.fromkeys(notes)))
+    return Plan(
+        config_path,
+        rules_path,
+        old,
+        edit.dump(loaded),
+        text,
+        tuple(dict.fromkeys(notes)),
+        newline,
+    )
 
 
 def _script_line(text: str, line: int | None) -> str:
@@ -123,6 +146,12 @@ def _script_line(text: str, line: int | None) -> str:
     if line is None or not 0 < line <= len(lines):
         return _first_line(text)
     return lines[line - 1].strip()
+
+
+def _cut(text: str, most: int = 120) -> str:
+    """Shell or YAML text as a refusal shows it: one line, at most `most` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def _first_line(text: str) -> str:
@@ -140,8 +169,9 @@ def _refused(path: str, refusals: list[Refusal]) -> str:
     lines = [f"cannot migrate {path} exactly; nothing written:"]
     for refusal in refusals:
         where = f"{path}:{refusal.line}: " if refusal.line else ""
-        said = f"{refusal.text}: " if refusal.text else ""
-        lines.append(f"  {where}{said}{refusal.reason}")
+        said = f"{_cut(_USERINFO.sub('://***@', refusal.text))}: " if refusal.text else ""
+        reason = _USERINFO.sub("://***@", refusal.reason)
+        lines.append(f"  {where}{said}{_cut(reason, 400)}")
     return "\n".join(lines)
 
 
@@ -230,6 +260,38 @@ def _rules(
                     )
                 )
                 continue
+            own = edit.environment_lines(data, trigger.job)
+            taken = [
+                n for n in (edit.REVISION_ENV, *(n for n, _ in trigger.parameters)) if n in own
+            ]
+            if taken:
+                refusals.append(
+                    Refusal(
+                        own[taken[0]],
+                        f"jobs.{trigger.job}.environment.{taken[0]}",
+                        f"the job sets {taken[0]} itself"
+                        + (
+                            f", and the trigger sends build_parameters[{taken[0]}]: which "
+                            "value the old build used is not documented, and the push "
+                            "builds must keep the job's own"
+                            if taken[0] != edit.REVISION_ENV
+                            else ", and the migrated job needs it for the pinned revision"
+                        )
+                        + ": rename one of them first",
+                    )
+                )
+                continue
+            clash = _workflow_named(data, trigger.job)
+            if clash is not None:
+                refusals.append(
+                    Refusal(
+                        clash,
+                        f"workflows.{trigger.job}",
+                        f"the gate runs {trigger.job!r} in a workflow named {trigger.job!r}, "
+                        "and this workflow has that name: rename the workflow first",
+                    )
+                )
+                continue
             names = [r.name for r in rules]
             name = trigger.job if trigger.job not in names else f"{trigger.job}-{len(names) + 1}"
             rules.append(
@@ -252,6 +314,18 @@ def _rules(
                     "v1 (github projects); the gate uses v2"
                 )
     return rules, notes
+
+
+def _workflow_named(data: Any, job: str) -> int | None:
+    """The line of the workflow that has the job's name (the name the deploy workflow
+    must have: the gate finds a deploy by it), or of `workflows:` for a job named
+    `version`; None when the name is free."""
+    workflows = data.get("workflows")
+    if job == "version" and workflows is not None:
+        return edit.line_of_key(data, "workflows")
+    if not hasattr(workflows, "keys") or job not in workflows:
+        return None
+    return edit.line_of_key(workflows, job)
 
 
 def _settings(triggers: list[Trigger], refusals: list[Refusal]) -> Settings | None:

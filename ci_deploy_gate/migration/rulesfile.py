@@ -4,9 +4,11 @@ person would write it) and then validated by the gate's own loader before it is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import stat
 
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.records import NamedTuple
@@ -80,17 +82,60 @@ def rules_text(config: str, settings: Settings, rules: list[Rule]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_new(path: str, text: str) -> None:
-    """Create the file; one that exists is never overwritten."""
-    folder = os.path.dirname(path)
+def write_both(config: str, config_text: str, rules: str, rules_text: str, newline: str) -> None:
+    """The new config over the old and the new rules file (which must not exist), both
+    or neither: written to temporary files beside them first, the rules file linked
+    into place (never over a file), the config renamed over the old one, and the rules
+    file taken away again when that fails. The config keeps its mode and line endings."""
+    made: list[str] = []
+    shown, config = config, os.path.realpath(config)  # a symlinked config stays one
     try:
+        folder = os.path.dirname(rules)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        with open(path, "x", encoding="utf-8") as handle:
-            handle.write(text)
+        new_config = _temporary(config, config_text, newline, made)
+        new_rules = _temporary(rules, rules_text, "\n", made)
+        with contextlib.suppress(OSError):
+            os.chmod(new_config, stat.S_IMODE(os.stat(config).st_mode))
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(new_rules, 0o666 & ~mask)
+        try:
+            os.link(new_rules, rules)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links
+            if os.path.lexists(rules):
+                raise FileExistsError(rules) from None
+            os.replace(new_rules, rules)
+        try:
+            os.replace(new_config, config)
+        except OSError as exc:
+            os.unlink(rules)
+            raise ConfigError(
+                f"{shown}: {exc.strerror or exc}; nothing written (the rules file was "
+                "taken away again)"
+            ) from None
     except FileExistsError:
         raise ConfigError(
-            f"{path} exists: not overwritten (pass --rules PATH for another file)"
+            f"{rules} exists: not overwritten (pass --rules PATH for another file)"
         ) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror or exc}") from None
+        where = exc.filename if isinstance(exc.filename, str) else shown
+        raise ConfigError(f"{where}: {exc.strerror or exc}; nothing written") from None
+    finally:
+        for path in made:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _temporary(beside: str, text: str, newline: str, made: list[str]) -> str:
+    import tempfile
+
+    handle, path = tempfile.mkstemp(
+        prefix=f".{os.path.basename(beside)}.", suffix=".tmp", dir=os.path.dirname(beside) or "."
+    )
+    made.append(path)
+    with open(handle, "w", encoding="utf-8", newline=newline) as out:
+        out.write(text)
+    return path

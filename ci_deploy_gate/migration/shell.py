@@ -170,7 +170,10 @@ class _Lexer:
                 if self.source.startswith(op, self.at):
                     self.at += len(op)
                     return Token("op", op, line)
+        start = self.at
         word = self._word(mode)
+        if self.at == start:  # `;` inside `[[ ]]`, a stray `<`: read nothing, never loop
+            raise Refused(f"cannot read `{char}` here")
         return Token("word", word.source, line, word)
 
     def _word(self, mode: str) -> Word:
@@ -246,36 +249,39 @@ class _Lexer:
                 self.at += 1
 
     def _dollar(self, quoted: bool) -> Part:
-        rest = self.source[self.at + 1 :]
-        simple = _NAME.match(rest)
+        # indices into the source, never a copy of the rest: a line of many `$` stays linear
+        source, after = self.source, self.at + 1
+        simple = _NAME.match(source, after)
         if simple:
-            self.at += 1 + simple.end()
+            self.at = simple.end()
             return Part(simple.group(), quoted, "var")
-        if rest.startswith("{"):
-            end = rest.find("}")
+        following = source[after : after + 1]
+        if following == "{":
+            end = source.find("}", after)
             if end == -1:
                 raise Refused("an unterminated ${")
-            inner = rest[1:end]
-            self.at += end + 2
+            inner = source[after + 1 : end]
+            self.at = end + 1
             if _NAME.fullmatch(inner):
                 return Part(inner, quoted, "var")
             return Part("${" + inner + "}", quoted, "other")
-        if rest.startswith("("):
-            depth, index = 0, -1
-            while index + 1 < len(rest):
+        if following == "(":
+            depth, index = 0, after - 1
+            while index + 1 < len(source):
                 index += 1
-                depth += {"(": 1, ")": -1}.get(rest[index], 0)
+                depth += {"(": 1, ")": -1}.get(source[index], 0)
                 if depth == 0:
                     break
             if depth:
                 raise Refused("an unterminated $(")
-            self.line += rest[: index + 1].count("\n")
-            self.at += index + 2
-            return Part("$" + rest[: index + 1], quoted, "other")
-        if rest[:1] and (rest[0] in "?!#*@-$" or rest[0].isdigit()):
+            text = source[after : index + 1]
+            self.line += text.count("\n")
+            self.at = index + 1
+            return Part("$" + text, quoted, "other")
+        if following and (following in "?!#*@-$" or following.isdigit()):
             self.at += 2
-            return Part("$" + rest[0], quoted, "other")
-        if rest.startswith("'") and not quoted:
+            return Part("$" + following, quoted, "other")
+        if following == "'" and not quoted:
             raise Refused("an ANSI-C $'...' string")
         self.at += 1
         return Part("$", quoted)
@@ -293,11 +299,22 @@ class _Lexer:
 def _merged(parts: list[Part]) -> tuple[Part, ...]:
     """Adjacent literal parts of the same quoting as one part."""
     out: list[Part] = []
+    run: list[str] = []  # the texts of the literal run being gathered, joined once
+
+    def flush() -> None:
+        if run:
+            out[-1] = Part("".join(run), out[-1].quoted)
+            run.clear()
+
     for part in parts:
         if out and part.kind == "text" == out[-1].kind and part.quoted == out[-1].quoted:
-            out[-1] = Part(out[-1].text + part.text, part.quoted)
+            if not run:
+                run.append(out[-1].text)
+            run.append(part.text)
         else:
+            flush()
             out.append(part)
+    flush()
     return tuple(out)
 
 

@@ -104,13 +104,14 @@ def translate_test(node: Command | Cond) -> Condition:
     if isinstance(node, Cond):
         return _DoubleBracket(node.items).parse()
     words = node.words
-    name = words[0].literal if words and words[0].bare else None
+    # quoting a builtin's name ("[", 'test') does not stop bash from running it
+    name = words[0].literal if words else None
     if name in ("true", ":") and len(words) == 1:
         return TRUE
     if name == "false" and len(words) == 1:
         return FALSE
     if name == "[":
-        if not words[-1].is_("]") or len(words) < 2:
+        if words[-1].literal != "]" or len(words) < 2:
             return FALSE  # `[` without `]` is an error
         return _single_bracket(words[1:-1])
     if name == "test":
@@ -161,12 +162,18 @@ def _posix_test(args: list[Word]) -> Condition:
 
 
 def _by_count(args: list[Word]) -> Condition:
-    """bash's `test` by the number of arguments."""
-    texts = [w.literal if w.bare else None for w in args]
+    """bash's `test` by the number of arguments. `test` sees its arguments after quote
+    removal, so a quoted operator ("=", "-n", \\=) is an operator all the same (unlike in
+    `[[ ]]`); a $VARIABLE where an operator may stand could be one, and is refused."""
+    texts = [w.literal for w in args]
     if not args:
         return FALSE
     if len(args) == 1:
         return _non_empty(args[0])
+    if len(args) == 3 and texts[1] is None:
+        raise Refused(f"{args[1].source} stands where `[` reads an operator: write it out")
+    if texts[0] is None and not (len(args) == 3 and texts[1] in _BINARY):
+        raise Refused(f"{args[0].source} stands where `[` reads an operator: write it out")
     if len(args) == 2:
         if texts[0] == "!":
             return negate(_non_empty(args[1]))

@@ -31,7 +31,7 @@ _PARAMETER = re.compile(r"^build_parameters\[(?P<name>[^\]]+)\]$")
 _VALUE_OPTIONS = {
     "-u": "user", "--user": "user",
     "-H": "header", "--header": "header",
-    "-d": "data", "--data": "data", "--data-ascii": "data", "--data-binary": "raw",
+    "-d": "data", "--data": "data", "--data-ascii": "data", "--data-binary": "binary",
     "--data-raw": "raw", "--data-urlencode": "urlencode", "-F": "form", "--form": "form",
     "-X": "request", "--request": "request",
     "-o": "ignored", "--output": "ignored", "--retry": "ignored", "-m": "ignored",
@@ -57,6 +57,9 @@ _FLAGS = frozenset(
 _SHORT_FLAGS = frozenset("sSfLvik")
 _VCS = {"github": "gh", "gh": "gh", "bitbucket": "bb", "bb": "bb"}
 HARMLESS = frozenset({"echo", "printf", ":", "true"})
+# what `set` may do in a trigger step: stop on errors (CircleCI's shell already does),
+# print; never -u (an unset variable ends the script), +e, -f, -n, positional arguments
+_SET_HARMLESS = re.compile(r"-[exv]+|-o|-[exv]*o|errexit|pipefail|xtrace|verbose")
 BRANCH_VARIABLE = "CIRCLE_BRANCH"
 SHA_VARIABLE = "CIRCLE_SHA1"
 PROJECT_VARIABLES = ("CIRCLE_PROJECT_USERNAME", "CIRCLE_PROJECT_REPONAME")
@@ -228,8 +231,14 @@ def _harmless(node: Command) -> Condition:
     name = node.words[0].literal if node.words[0].bare else None
     if name in HARMLESS:
         return TRUE
-    if name == "set" and not any((w.literal or "").startswith("+") for w in node.words[1:]):
-        return TRUE
+    if name == "set":
+        if all(_SET_HARMLESS.fullmatch(w.literal or "") for w in node.words[1:]):
+            return TRUE
+        raise Refused(
+            f"`{node.text}` changes how the rest of the script runs (`set -u` ends it on an "
+            "unset variable): only set -e, -x, -v and -o errexit, pipefail, xtrace or "
+            "verbose are read; remove it first"
+        )
     if name == "exit":
         return FALSE
     raise Refused(
@@ -327,21 +336,29 @@ class _Curl:
             name, _, said = value.partition(":")
             if name.strip().lower() == "circle-token":
                 self.token(_variable(said.strip()), "the Circle-Token header")
-        elif kind in ("data", "raw", "urlencode", "form"):
-            if value.startswith("@") or (kind == "form" and value.startswith("<")):
+        elif kind in ("data", "raw", "binary", "urlencode", "form"):
+            # --data-raw never reads a file: its @ is sent as it is
+            if (value.startswith("@") and kind != "raw") or (
+                kind == "form" and value.startswith("<")
+            ):
                 raise Refused(f"`{value}` sends a file")
             if value.lstrip().startswith("{"):
                 raise Refused(
                     "a JSON body is not translated: use the form "
                     "fields build_parameters[CIRCLE_JOB]=..."
                 )
-            pieces = value.split("&") if kind in ("data", "raw") else [value]
+            # -d, --data-raw and --data-binary send the text as it is, and the server
+            # url-decodes the form body: the field is what it decodes to. --data-urlencode
+            # encodes the content (the server gets it back as written), not the name.
+            pieces = value.split("&") if kind in ("data", "raw", "binary") else [value]
             for piece in pieces:
                 name, equals, content = piece.partition("=")
                 if not equals:
                     raise Refused(f"`{piece}` is not a NAME=VALUE form field")
-                if kind == "data":
+                if kind in ("data", "raw", "binary"):
                     name, content = unquote_plus(name), unquote_plus(content)
+                elif kind == "urlencode":
+                    name = unquote_plus(name)
                 self.fields.append((name, content))
         elif kind == "request" and value.upper() != "POST":
             raise Refused(f"-X {value}: not a trigger (it POSTs)")
@@ -353,6 +370,15 @@ def read_curl(command: Command, guard: Condition) -> Trigger:
     curl.read()
     if len(curl.urls) != 1:
         raise Refused("a curl trigger must name exactly one URL")
+    authority = re.split(r"[/?#]", curl.urls[0].partition("://")[2] or curl.urls[0], maxsplit=1)
+    if "@" in authority[0]:
+        raise Refused(
+            "the URL holds a user name or password (USER:PASSWORD@HOST): the gate sends "
+            "no credential from a URL; a credential written into the config must move to "
+            "a project environment variable, sent with -u $VARIABLE: (and be revoked: it "
+            "is in the history)",
+            secret=True,
+        )
     url = _URL.match(curl.urls[0])
     if not url:
         raise Refused(
