@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from ci_deploy_gate.ciconfig import Config
     from ci_deploy_gate.model import Trigger
 
-CHECKOUT_PIN = 'git checkout --detach "<< pipeline.parameters.{revision} >>"'
+# The pinned checkout: the parameter reaches the shell through the environment, never as
+# shell text (whoever triggers a pipeline writes its parameters), and only a SHA passes.
+PIN_ENVIRONMENT = "DEPLOY_REVISION: << pipeline.parameters.{revision} >>"
+PIN_COMMAND = (
+    'case "$DEPLOY_REVISION" in "" | *[!0-9a-f]*) '
+    'echo "DEPLOY_REVISION is not a commit SHA" >&2; exit 1 ;; esac; '
+    'git checkout --detach "$DEPLOY_REVISION"'
+)
 _NO_SETTINGS = CircleCISettings()
 _STEP_CONDITIONS = ("when", "unless")  # step-level conditions, which hold steps of their own
 
@@ -270,16 +277,18 @@ def unpinned(pipelines: Pipelines, triggers: Sequence[Trigger | Deploy]) -> Iter
                 continue  # an orb's job: not ours to read
             if pipelines.checks_out(entry.job) and not pipelines.reads_revision(entry):
                 said.add(entry.job)
-                pin = CHECKOUT_PIN.format(revision=revision)
+                environment = PIN_ENVIRONMENT.format(revision=revision)
                 yield Gap(
                     "error",
                     pipelines.config.line("jobs", entry.job),
                     f"jobs.{entry.job}",
                     f"checks out the source but never reads << {PARAMETER}{revision} >>: "
                     f"in the pipeline the gate fires for {trigger.job} it would build or "
-                    f"deploy the branch head, not the tested commit; after its checkout "
-                    f"add `- run: {pin}`",
-                    f"jobs:\n  {entry.job}:\n    steps:\n      - checkout\n      - run: {pin}\n",
+                    f"deploy the branch head, not the tested commit; give it `environment: "
+                    f"{{{environment}}}` and, after its checkout, a step that checks out "
+                    "$DEPLOY_REVISION (the README's pinned checkout)",
+                    f"jobs:\n  {entry.job}:\n    environment:\n      {environment}\n"
+                    f"    steps:\n      - checkout\n      - run: '{PIN_COMMAND}'\n",
                 )
 
 

@@ -692,8 +692,9 @@ def test_a_when_that_names_another_job_does_not_choose_the_deploy(
 UNPINNED = (
     ".circleci/config.yml:{line}: error: jobs.{job}: checks out the source but never reads "
     "<< pipeline.parameters.deploy_revision >>: in the pipeline the gate fires for {trigger} "
-    "it would build or deploy the branch head, not the tested commit; after its checkout add "
-    '`- run: git checkout --detach "<< pipeline.parameters.deploy_revision >>"`'
+    "it would build or deploy the branch head, not the tested commit; give it `environment: "
+    "{{DEPLOY_REVISION: << pipeline.parameters.deploy_revision >>}}` and, after its checkout, "
+    "a step that checks out $DEPLOY_REVISION (the README's pinned checkout)"
 )
 
 
@@ -924,9 +925,10 @@ def test_two_deploy_jobs_of_a_fired_workflow_each_pin_and_serialize(
         [
             ".circleci/config.yml:27: error: jobs.deploy_us: checks out the source but never "
             "reads << pipeline.parameters.deploy_revision >>: in the pipeline the gate fires "
-            "for ship it would build or deploy the branch head, not the tested commit; after "
-            "its checkout add `- run: git checkout --detach "
-            '"<< pipeline.parameters.deploy_revision >>"`',
+            "for ship it would build or deploy the branch head, not the tested commit; give it "
+            "`environment: {DEPLOY_REVISION: << pipeline.parameters.deploy_revision >>}` and, "
+            "after its checkout, a step that checks out $DEPLOY_REVISION (the README's pinned "
+            "checkout)",
             ".circleci/config.yml:41: note: workflows.ship.jobs.deploy_us: has no serial-group: "
             "two pipelines fired close together would deploy at once; add `serial-group: "
             "<< pipeline.project.slug >>/deploy_us` here (CircleCI's lock across pipelines, "
@@ -1022,14 +1024,18 @@ def test_init_on_a_2_1_config_without_the_pieces_prints_each(
         "          equal: [deploy_docker, << pipeline.parameters.deploy_job >>]\n\n"
         ".circleci/config.yml:12: error: jobs.deploy_docker: checks out the source but never "
         "reads << pipeline.parameters.deploy_revision >>: in the pipeline the gate fires for "
-        "deploy_docker it would build or deploy the branch head, not the tested commit; after "
-        'its checkout add `- run: git checkout --detach "<< pipeline.parameters.deploy_revision'
-        ' >>"`\n\n'
+        "deploy_docker it would build or deploy the branch head, not the tested commit; give "
+        "it `environment: {DEPLOY_REVISION: << pipeline.parameters.deploy_revision >>}` and, "
+        "after its checkout, a step that checks out $DEPLOY_REVISION (the README's pinned "
+        "checkout)\n\n"
         "    jobs:\n"
         "      deploy_docker:\n"
+        "        environment:\n"
+        "          DEPLOY_REVISION: << pipeline.parameters.deploy_revision >>\n"
         "        steps:\n"
         "          - checkout\n"
-        '          - run: git checkout --detach "<< pipeline.parameters.deploy_revision >>"\n'
+        "          - run: 'case \"$DEPLOY_REVISION\" in \"\" | *[!0-9a-f]*) echo \"DEPLOY_REVISION "
+        "is not a commit SHA\" >&2; exit 1 ;; esac; git checkout --detach \"$DEPLOY_REVISION\"'\n"
     )
 
 

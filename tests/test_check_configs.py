@@ -226,8 +226,9 @@ def test_a_finding_in_the_continuation_names_its_file(
             ".circleci/continue.yml:22: error: jobs.deploy_docker: checks out the source but "
             "never reads << pipeline.parameters.deploy_revision >>: in the pipeline the gate "
             "fires for deploy_docker it would build or deploy the branch head, not the tested "
-            'commit; after its checkout add `- run: git checkout --detach "<< '
-            'pipeline.parameters.deploy_revision >>"`',
+            "commit; give it `environment: {DEPLOY_REVISION: << "
+            "pipeline.parameters.deploy_revision >>}` and, after its checkout, a step that "
+            "checks out $DEPLOY_REVISION (the README's pinned checkout)",
             "check: 1 error",
         ],
     )

@@ -78,9 +78,17 @@ CONFIG_21 = """\
       # build: the job that builds and tests, with the gate step below
       {job}:
         docker: [{{image: cimg/base:current}}]
+        environment:
+          DEPLOY_REVISION: << pipeline.parameters.deploy_revision >>
         steps:
           - checkout
-          - run: git checkout --detach "<< pipeline.parameters.deploy_revision >>"
+          - run:
+              name: Check out the deploy revision
+              command: |
+                case "$DEPLOY_REVISION" in
+                  "" | *[!0-9a-f]*) echo "DEPLOY_REVISION is not a commit SHA" >&2; exit 1 ;;
+                esac
+                git checkout --detach "$DEPLOY_REVISION"
           - run: ./deploy.sh
     workflows:
       build:
