@@ -1034,8 +1034,8 @@ def test_init_on_a_2_1_config_without_the_pieces_prints_each(
         "          DEPLOY_REVISION: << pipeline.parameters.deploy_revision >>\n"
         "        steps:\n"
         "          - checkout\n"
-        "          - run: 'case \"$DEPLOY_REVISION\" in \"\" | *[!0-9a-f]*) echo \"DEPLOY_REVISION "
-        "is not a commit SHA\" >&2; exit 1 ;; esac; git checkout --detach \"$DEPLOY_REVISION\"'\n"
+        '          - run: \'case "$DEPLOY_REVISION" in "" | *[!0-9a-f]*) echo "DEPLOY_REVISION '
+        'is not a commit SHA" >&2; exit 1 ;; esac; git checkout --detach "$DEPLOY_REVISION"\'\n'
     )
 
 

@@ -297,7 +297,12 @@ _SCALARS = st.one_of(
     st.integers(),
     st.floats(allow_nan=False),
     st.text(max_size=12),
-    st.sampled_from(["branch is main", "fork", "deploy", "/x(/", "*", "first", "all"]),
+    st.sampled_from(
+        [
+            *("branch is main", "fork", "deploy", "/x(/", "*", "first", "all", "v1.1", "v2"),
+            *("gh/a/b", "${sha}", "${nope}", "$$", "$X", "${env.CIRCLE_API_USER_TOKEN}"),
+        ]
+    ),
 )
 _KEYS = st.sampled_from(
     [
@@ -319,6 +324,10 @@ _KEYS = st.sampled_from(
         "fork",
         "env.X",
         "bogus",
+        "project",
+        "tag",
+        "pin",
+        "api",
     ]
 )
 _DOCS = st.recursive(

@@ -4,10 +4,13 @@ templated values and one request per target, on the shapes real configs fire."""
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ci_deploy_gate.errors import ConfigError
 from ci_deploy_gate.rules import parse_rules
@@ -296,3 +299,56 @@ def test_v1_1_fires_another_projects_branch_unpinned(tmp_path: Path) -> None:
         "url": "https://circleci.com/api/v1.1/project/github/acme/docs/tree/master",
         "body": {"build_parameters": {"CIRCLE_JOB": "publish"}},
     }
+
+
+_VALUES = st.sampled_from(
+    [
+        "gh/acme/docs",
+        "github/a/b",
+        "circleci/x/y",
+        "master",
+        "${sha}",
+        "${tag}",
+        "${ref}",
+        "${env.X}",
+        "$$",
+        "v1",
+        "",
+        "deploy",
+        "true",
+    ]
+)
+_TRIGGERS = st.dictionaries(
+    st.sampled_from(["job", "project", "branch", "tag", "pin", "token_env", "parameters"]),
+    st.one_of(_VALUES, st.booleans(), st.dictionaries(st.sampled_from(["a", "b"]), _VALUES)),
+    max_size=5,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_TRIGGERS, st.sampled_from(["v1.1", "v2"]), st.sampled_from(["release", ""]))
+def test_any_trigger_dry_runs_or_fails_with_one_line(
+    trigger: dict[str, object], api: str, branch: str
+) -> None:
+    import contextlib
+    import io
+
+    import yaml
+
+    from ci_deploy_gate.cli import main
+
+    rules = yaml.safe_dump(
+        {"circleci": {"api": api}, "rules": [{"name": "a", "if": "true", "trigger": trigger}]}
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "gate.yml"
+        path.write_text(rules, encoding="utf-8")
+        env = circle_env(CIRCLE_BRANCH=branch or None, CIRCLE_TAG=None if branch else "v1")
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(["--rules", str(path), "--dry-run"], env)
+    assert code in (0, 2), err.getvalue()
+    if code == 2:
+        assert all(
+            line.startswith("ci-deploy-gate: error: ") for line in err.getvalue().splitlines()[:1]
+        )
