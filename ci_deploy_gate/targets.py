@@ -43,7 +43,8 @@ def plan(fires: Iterable[Fire], context: Context, settings: CircleCISettings) ->
             continue
         merged = dict(earlier.parameters)
         for name, value in target.parameters:
-            if name in merged and merged[name] != value:
+            # `true` and `1` differ as pipeline parameters, though Python calls them equal
+            if name in merged and (type(merged[name]), merged[name]) != (type(value), value):
                 raise ConfigError(
                     f"rules {given_by[place, name]!r} and {fire.rule!r} fire one "
                     f"{settings.api} request to {_where(target)} and give its parameter "

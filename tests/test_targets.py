@@ -352,3 +352,12 @@ def test_any_trigger_dry_runs_or_fails_with_one_line(
         assert all(
             line.startswith("ci-deploy-gate: error: ") for line in err.getvalue().splitlines()[:1]
         )
+
+
+def test_true_and_1_are_two_values_of_one_parameter(tmp_path: Path) -> None:
+    rules = PACKAGES.replace("{docs: true}", "{web: 1}")
+    code, _, stderr = gate(tmp_path, rules, "--dry-run")
+    assert code == 2
+    assert stderr.splitlines()[-1].endswith(
+        "give its parameter web two values (True, 1): make them agree"
+    )
