@@ -478,7 +478,13 @@ def _closed_port() -> int:
             "error: API URL: 'http://circleci.example' would send the API token unencrypted: "
             "use https (http only on loopback)",
         ),
-        (["--set", "NOPE"], RELEASE_RULES, {}, 2, "error: --set 'NOPE': expected NAME=VALUE"),
+        (
+            ["--set", "CIRCLE_API_USER_TOKEN:an0ther-5ecret-not-in-the-environment"],
+            RELEASE_RULES,
+            {},
+            2,
+            "error: --set: expected NAME=VALUE, found no '=' (not shown: it may hold a secret)",
+        ),
         (
             ["--env-file", "none.env"],
             RELEASE_RULES,
