@@ -592,6 +592,27 @@ def test_token_is_redacted_even_where_a_rule_shows_it(tmp_path: Path, api: FakeC
     assert doc["rules"][0]["conditions"][0]["actual"] == "***"
 
 
+@pytest.mark.parametrize(
+    ("token", "what"),
+    [
+        ("c1rcle-t0ken\n5ecret-0123", "a line break"),
+        ("c1rcle-t0ken\x1b5ecret-0123", "a control character"),
+        ("c1rcle-t0ken-5ecret-\u20ac123", "a character outside Latin-1"),
+    ],
+)
+def test_a_token_no_header_can_carry_is_refused_before_sending(
+    tmp_path: Path, api: FakeCircleCI, token: str, what: str
+) -> None:
+    result = gate(tmp_path, "--api-url", api.url, CIRCLE_API_USER_TOKEN=token)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        WARNED + f"ci-deploy-gate: error: environment: CIRCLE_API_USER_TOKEN holds {what}, "
+        "which an HTTP header cannot carry (the value is not shown)\n",
+    )
+    assert api.requests == []
+
+
 # --- exactly once, retries, --wait, --wait-for-nodes ----------------------------------
 
 V2_RULES = "circleci: {api: v2}\n" + RELEASE_RULES
