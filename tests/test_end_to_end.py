@@ -613,6 +613,53 @@ def test_a_token_no_header_can_carry_is_refused_before_sending(
     assert api.requests == []
 
 
+CREDENTIALS_REFUSED = (
+    "ci-deploy-gate: error: API URL: holds a user name or password before '@' (the URL is "
+    "not shown): the gate sends only the API token; give the bare host URL, such as "
+    "https://circleci.com\n"
+)
+
+
+@pytest.mark.parametrize("where", ["--api-url", "DEPLOY_GATE_API_URL"])
+def test_credentials_in_the_api_url_are_refused_unshown(
+    tmp_path: Path, api: FakeCircleCI, where: str
+) -> None:
+    url = api.url.replace("http://", "http://deployer:pa55word-in-url@")
+    if where == "--api-url":
+        result = gate(tmp_path, "--api-url", url)
+    else:
+        result = gate(tmp_path, DEPLOY_GATE_API_URL=url)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        WARNED + CREDENTIALS_REFUSED,
+    )
+    assert api.requests == []
+
+
+def test_credentials_in_circleci_url_are_refused_unshown(tmp_path: Path, api: FakeCircleCI) -> None:
+    url = api.url.replace("http://", "http://deployer:pa55word-in-url@")
+    result = gate(tmp_path, rules=f"circleci: {{api: v1.1, url: '{url}'}}\n" + RELEASE_RULES)
+    assert result.returncode == 2
+    assert "pa55word-in-url" not in result.stdout + result.stderr
+    assert result.stderr.endswith(
+        "circleci.url: holds a user name or password before '@' (the URL is not shown): the "
+        "gate sends only the API token; give the bare host URL, such as https://circleci.com\n"
+    )
+    assert api.requests == []
+
+
+def test_a_loopback_api_url_is_reached_directly_never_through_a_proxy(
+    tmp_path: Path, api: FakeCircleCI
+) -> None:
+    dead = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    result = gate(
+        tmp_path, "--api-url", api.url, HTTP_PROXY=dead, http_proxy=dead, HTTPS_PROXY=dead
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(api.posts()) == 1
+
+
 # --- exactly once, retries, --wait, --wait-for-nodes ----------------------------------
 
 V2_RULES = "circleci: {api: v2}\n" + RELEASE_RULES
