@@ -29,18 +29,31 @@ def read_env_file(path: str) -> dict[str, str]:
             raise ConfigError(f"{path}:{line}: expected NAME=VALUE")
         if binding.key is None:
             continue  # blank line or comment
-        if binding.value is None:
-            raise ConfigError(f"{path}:{line}: {binding.key} has no '=VALUE'")
+        if binding.value is None:  # a lone word: it may be a pasted token, so not shown
+            raise ConfigError(f"{path}:{line}: expected NAME=VALUE, found no '=' {_NOT_SHOWN}")
         values[binding.key] = binding.value
     return values
 
 
+_NOT_SHOWN = "(not shown: it may hold a secret)"
+
+
 def parse_assignments(assignments: Sequence[str]) -> dict[str, str]:
+    """A bad --set is named by its place, never echoed: `--set TOKEN:value` or a token
+    pasted alone would otherwise print the secret before anything knows to redact it."""
     values: dict[str, str] = {}
-    for item in assignments:
+    for number, item in enumerate(assignments, 1):
         name, equals, value = item.partition("=")
-        if not equals or not _NAME.match(name):
-            raise ConfigError(f"--set {item!r}: expected NAME=VALUE")
+        where = f"--set #{number}" if len(assignments) > 1 else "--set"
+        if not equals:
+            raise ConfigError(f"{where}: expected NAME=VALUE, found no '=' {_NOT_SHOWN}")
+        if not name:
+            raise ConfigError(f"{where}: expected NAME=VALUE, found nothing before '='")
+        if not _NAME.match(name):
+            raise ConfigError(
+                f"{where}: expected NAME=VALUE, found a NAME that is not a variable name "
+                f"{_NOT_SHOWN}"
+            )
         values[name] = value
     return values
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ci_deploy_gate.credentials import redact
+from ci_deploy_gate.credentials import Redactor
 
 TYPE_CHECKING = False  # not `from typing`: the node-1 skip imports this module
 if TYPE_CHECKING:
@@ -224,10 +224,19 @@ class Output:
         self.secrets = list(secrets)
 
         self._live: Any = None  # the terminal holding an unfinished progress line
+        self._redactor: tuple[tuple[str, ...], Redactor] | None = None
+
+    @property
+    def redactor(self) -> Redactor:
+        """For the secrets known now: `secrets` grows as the rules name more tokens."""
+        known = tuple(self.secrets)
+        if self._redactor is None or self._redactor[0] != known:
+            self._redactor = (known, Redactor(known))
+        return self._redactor[1]
 
     def _write(self, stream: Any, text: str) -> None:
         self._end_live()
-        stream.write(redact(text, self.secrets) + "\n")
+        stream.write(self.redactor.text(text) + "\n")
         stream.flush()
 
     def _end_live(self) -> None:
@@ -241,7 +250,7 @@ class Output:
         if not stream.isatty():
             self._write(stream, text)
             return
-        stream.write("\r\033[K" + redact(text, self.secrets))
+        stream.write("\r\033[K" + self.redactor.text(text))
         stream.flush()
         self._live = stream
 
@@ -257,7 +266,9 @@ class Output:
             return None
         import json
 
-        rendered = redact(json.dumps(doc, indent=2), self.secrets)
+        # By structure, not on the serialized text: a short secret replaced inside the
+        # JSON could break its syntax, and an escaped form would be missed.
+        rendered = json.dumps(self.redactor.value(doc), indent=2)
         problem = None
         if self.report_path:
             try:
@@ -270,7 +281,9 @@ class Output:
                 cause = f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)
                 problem = f"--report {self.report_path}: cannot write the report: {cause}"
         if self.as_json:
-            self._write(sys.stdout, rendered)
+            self._end_live()
+            sys.stdout.write(rendered + "\n")  # redacted above, by structure
+            sys.stdout.flush()
             if text:
                 self.note(text)
         elif text:

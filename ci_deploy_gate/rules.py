@@ -362,7 +362,7 @@ CIRCLECI = Section(
             "url",
             Text(
                 r"^https?://",
-                "{value!r} is not an http(s) URL such as https://circleci.com",
+                "expected an http(s) URL such as https://circleci.com",
                 check_api_url,
             ),
             "the API host; default https://circleci.com. Plain http:// only for loopback",

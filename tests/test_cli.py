@@ -186,3 +186,86 @@ def test_a_regex_cut_at_its_inner_slash_says_how_to_write_it(
         "column 25 (a /regex/ ends at its first '/' not escaped with '\\': write "
         '/release\\/.*/, quote it: "/release/.*/", or use the glob release/*)\n'
     )
+
+
+# --- every form of a secret is redacted (issue 14.3) ---------------------------------------
+
+ODD_TOKEN = "qu\"o'te\\back-sl\u00e4sh \u2603+&/secret"
+TRIGGER_TOKEN = "tr1gger\\tok\u00e9n-secret"
+RULES_SHOWING_TOKENS = (
+    "circleci: {token_env: MAIN_TOKEN}\n"
+    "rules:\n"
+    "  - name: p\n"
+    "    if: env.MAIN_TOKEN is not x and env.DOCS_TOKEN is not x\n"
+    "    trigger: {job: d, token_env: DOCS_TOKEN}\n"
+)
+
+
+def _forms(secret: str) -> list[str]:
+    from urllib.parse import quote, quote_plus
+
+    return [
+        secret,
+        json.dumps(secret)[1:-1],
+        repr(secret)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+    ]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_every_form_of_every_token_is_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], as_json: bool
+) -> None:
+    rules = write(tmp_path / "gate.yml", RULES_SHOWING_TOKENS)
+    report = tmp_path / "r.json"
+    code = main(
+        ["--rules", str(rules), "--dry-run", "--report", str(report)]
+        + (["--json"] if as_json else []),
+        environ=circle_env(MAIN_TOKEN=ODD_TOKEN, DOCS_TOKEN=TRIGGER_TOKEN),
+    )
+    out, err = capsys.readouterr()
+    assert code == 0
+    written = out + err + report.read_text(encoding="utf-8")
+    leaks = [form for token in (ODD_TOKEN, TRIGGER_TOKEN) for form in _forms(token)]
+    assert [form for form in leaks if form in written] == []
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    assert [c["actual"] for c in doc["rules"][0]["conditions"]] == ["***", "***"]
+    if as_json:
+        assert json.loads(out) == doc
+    else:
+        assert "(env.MAIN_TOKEN: '***')" in out
+        assert "(env.DOCS_TOKEN: '***')" in out
+
+
+def test_a_one_letter_token_does_not_break_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = write(
+        tmp_path / "gate.yml",
+        "rules:\n  - {name: p, if: env.CIRCLE_API_USER_TOKEN is not x, trigger: d}\n",
+    )
+    code = main(
+        ["--rules", str(rules), "--dry-run", "--json"],
+        environ=circle_env(CIRCLE_API_USER_TOKEN="e"),
+    )
+    out, _ = capsys.readouterr()
+    assert code == 0
+    doc = json.loads(out)  # the `e` of every key and value is still there
+    assert doc["decision"] == "dry-run"
+    assert doc["rules"][0]["conditions"][0]["actual"] == "***"
+
+
+def test_a_short_token_is_redacted_in_text_where_it_stands_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = write(
+        tmp_path / "gate.yml",
+        "rules:\n  - {name: p, if: env.CIRCLE_API_USER_TOKEN is not x, trigger: d}\n",
+    )
+    code = main(["--rules", str(rules), "--dry-run"], environ=circle_env(CIRCLE_API_USER_TOKEN="e"))
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert out.startswith("dry-run: rule 'p' matched; nothing sent\n  rule p: matched\n")
+    assert "(env.CIRCLE_API_USER_TOKEN: '***')" in out
+    assert "'e'" not in out

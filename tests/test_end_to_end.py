@@ -478,7 +478,13 @@ def _closed_port() -> int:
             "error: API URL: 'http://circleci.example' would send the API token unencrypted: "
             "use https (http only on loopback)",
         ),
-        (["--set", "NOPE"], RELEASE_RULES, {}, 2, "error: --set 'NOPE': expected NAME=VALUE"),
+        (
+            ["--set", "CIRCLE_API_USER_TOKEN:an0ther-5ecret-not-in-the-environment"],
+            RELEASE_RULES,
+            {},
+            2,
+            "error: --set: expected NAME=VALUE, found no '=' (not shown: it may hold a secret)",
+        ),
         (
             ["--env-file", "none.env"],
             RELEASE_RULES,
@@ -584,6 +590,74 @@ def test_token_is_redacted_even_where_a_rule_shows_it(tmp_path: Path, api: FakeC
     assert result.returncode == 0
     doc = json.loads(result.stdout)
     assert doc["rules"][0]["conditions"][0]["actual"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("token", "what"),
+    [
+        ("c1rcle-t0ken\n5ecret-0123", "a line break"),
+        ("c1rcle-t0ken\x1b5ecret-0123", "a control character"),
+        ("c1rcle-t0ken-5ecret-\u20ac123", "a character outside Latin-1"),
+    ],
+)
+def test_a_token_no_header_can_carry_is_refused_before_sending(
+    tmp_path: Path, api: FakeCircleCI, token: str, what: str
+) -> None:
+    result = gate(tmp_path, "--api-url", api.url, CIRCLE_API_USER_TOKEN=token)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        WARNED + f"ci-deploy-gate: error: environment: CIRCLE_API_USER_TOKEN holds {what}, "
+        "which an HTTP header cannot carry (the value is not shown)\n",
+    )
+    assert api.requests == []
+
+
+CREDENTIALS_REFUSED = (
+    "ci-deploy-gate: error: API URL: holds a user name or password before '@' (the URL is "
+    "not shown): the gate sends only the API token; give the bare host URL, such as "
+    "https://circleci.com\n"
+)
+
+
+@pytest.mark.parametrize("where", ["--api-url", "DEPLOY_GATE_API_URL"])
+def test_credentials_in_the_api_url_are_refused_unshown(
+    tmp_path: Path, api: FakeCircleCI, where: str
+) -> None:
+    url = api.url.replace("http://", "http://deployer:pa55word-in-url@")
+    if where == "--api-url":
+        result = gate(tmp_path, "--api-url", url)
+    else:
+        result = gate(tmp_path, DEPLOY_GATE_API_URL=url)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        WARNED + CREDENTIALS_REFUSED,
+    )
+    assert api.requests == []
+
+
+def test_credentials_in_circleci_url_are_refused_unshown(tmp_path: Path, api: FakeCircleCI) -> None:
+    url = api.url.replace("http://", "http://deployer:pa55word-in-url@")
+    result = gate(tmp_path, rules=f"circleci: {{api: v1.1, url: '{url}'}}\n" + RELEASE_RULES)
+    assert result.returncode == 2
+    assert "pa55word-in-url" not in result.stdout + result.stderr
+    assert result.stderr.endswith(
+        "circleci.url: holds a user name or password before '@' (the URL is not shown): the "
+        "gate sends only the API token; give the bare host URL, such as https://circleci.com\n"
+    )
+    assert api.requests == []
+
+
+def test_a_loopback_api_url_is_reached_directly_never_through_a_proxy(
+    tmp_path: Path, api: FakeCircleCI
+) -> None:
+    dead = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    result = gate(
+        tmp_path, "--api-url", api.url, HTTP_PROXY=dead, http_proxy=dead, HTTPS_PROXY=dead
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(api.posts()) == 1
 
 
 # --- exactly once, retries, --wait, --wait-for-nodes ----------------------------------

@@ -40,7 +40,10 @@ def test_set_wins_over_env_file_which_wins_over_environment(tmp_path: Path) -> N
     ("text", "message"),
     [
         ("A=1\nthis is not it\n", "ci.env:2: expected NAME=VALUE"),
-        ("A=1\nLONELY\n", "ci.env:2: LONELY has no '=VALUE'"),
+        (
+            "A=1\nLONELY\n",
+            "ci.env:2: expected NAME=VALUE, found no '=' (not shown: it may hold a secret)",
+        ),
         ("1BAD=x\n", "ci.env:1: expected NAME=VALUE"),
     ],
 )
@@ -67,8 +70,26 @@ def test_missing_env_file(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("item", ["NOEQUALS", "=x", "1A=x", "A B=c"])
-def test_bad_set(item: str) -> None:
+NOT_SHOWN = "(not shown: it may hold a secret)"
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (["NOEQUALS"], f"--set: expected NAME=VALUE, found no '=' {NOT_SHOWN}"),
+        (["A=1", "tok3n"], f"--set #2: expected NAME=VALUE, found no '=' {NOT_SHOWN}"),
+        (["=x"], "--set: expected NAME=VALUE, found nothing before '='"),
+        (
+            ["1A=x"],
+            f"--set: expected NAME=VALUE, found a NAME that is not a variable name {NOT_SHOWN}",
+        ),
+        (
+            ["TOKEN:s3cr3t=="],
+            f"--set: expected NAME=VALUE, found a NAME that is not a variable name {NOT_SHOWN}",
+        ),
+    ],
+)
+def test_bad_set_is_named_not_echoed(items: list[str], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        overlay({}, [], [item])
-    assert str(caught.value) == f"--set {item!r}: expected NAME=VALUE"
+        overlay({}, [], items)
+    assert str(caught.value) == message

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from ci_deploy_gate.circleci.host import is_loopback_url
 from ci_deploy_gate.circleci.model import TOKEN_HEADER, Answer, Lost, Request
 from ci_deploy_gate.circleci.retry import RETRY_STATUSES, Clock, Policy, delay_before, retry_after
 from ci_deploy_gate.credentials import MASK
@@ -129,6 +130,9 @@ class Client:
         timeout = (min(policy.connect_timeout, budget), min(policy.read_timeout, budget))
         started = self.clock.now()
         label = f"{request.method} {request.url} (attempt {attempt}/{policy.attempts})"
+        # A proxy from the environment (HTTP_PROXY) would see the token in clear on plain
+        # http: a loopback host is reached directly, and only it may be plain http.
+        self.session.trust_env = not is_loopback_url(request.url)
         try:
             response = self.session.request(
                 request.method,
