@@ -10,6 +10,11 @@ v2 OpenAPI document. Faults are scripted per trigger POST:
   "slow-after-create:S"            create the build, answer after S seconds
   "slow:S"                         create nothing, answer 504 after S seconds
   "400", "401", "404"              a final refusal with CircleCI's message
+  "html:S", "message:S", "broken:S" create nothing, answer status S with a login page, a
+                                   {"message": ...} or broken JSON (see UNREADABLE)
+Lookups (the branch's list of builds or pipelines) take `lookup_faults` the same way:
+  "html", "message", "broken"      answer 200 with that instead of the list
+  ""                               answer the list
 """
 
 from __future__ import annotations
@@ -40,6 +45,24 @@ MESSAGES = {
 SHORT_VCS = {"github": "gh", "bitbucket": "bb"}
 
 
+class Raw(NamedTuple):
+    """A body sent as is, not as JSON."""
+
+    text: str
+    content_type: str
+
+
+LOGIN_PAGE = (
+    '<!DOCTYPE html>\n<html lang="en">\n<head><title>Log in - CircleCI</title></head>\n'
+    '<body><div id="app">Redirecting you to the login page</div></body></html>\n'
+)
+UNREADABLE: dict[str, Any] = {
+    "html": Raw(LOGIN_PAGE, "text/html; charset=utf-8"),
+    "message": {"message": "Project not found"},
+    "broken": Raw('[{"build_num": 3925, "lifecycle": "fin', "application/json"),
+}
+
+
 class Seen(NamedTuple):
     method: str
     path: str  # raw, percent-encoded as sent
@@ -61,6 +84,7 @@ class FakeCircleCI:
         self.builds: list[dict[str, Any]] = []  # v1.1, oldest first
         self.pipelines: list[dict[str, Any]] = []  # v2, oldest first
         self.faults: list[str] = []  # consumed by trigger POSTs, in order
+        self.lookup_faults: list[str] = []  # consumed by lookups (the branch's list), in order
         self.build_states: list[tuple[str, str | None]] = []  # (lifecycle, outcome) per GET
         self.workflow_states: list[list[str]] = []  # workflow statuses per GET
         self.parallel_runs: list[list[str]] = []  # status per node index, per GET
@@ -165,6 +189,9 @@ class FakeCircleCI:
         branch = unquote(path[8]) if len(path) > 8 else None
         limit = int(query.get("limit", ["30"])[0])
         listed = [b for b in reversed(self.builds) if branch is None or b["branch"] == branch]
+        fault = self.lookup_faults.pop(0) if self.lookup_faults else ""
+        if fault:
+            return 200, UNREADABLE[fault], {}
         return 200, listed[:limit], {}
 
     def _v2(
@@ -219,6 +246,9 @@ class FakeCircleCI:
             for p in reversed(self.pipelines)
             if p["project_slug"] == slug and (branch is None or p["vcs"].get("branch") == branch)
         ]
+        fault = self.lookup_faults.pop(0) if self.lookup_faults else ""
+        if fault:
+            return 200, UNREADABLE[fault], {}
         return 200, {"items": items[:20], "next_page_token": None}, {}
 
     @staticmethod
@@ -255,6 +285,8 @@ class FakeCircleCI:
                     kind, _, value = fault.partition(":")
                     if kind == "slow":
                         status, payload, headers = 504, {"message": MESSAGES[504]}, {}
+                    elif kind in UNREADABLE:
+                        status, payload, headers = int(value), UNREADABLE[kind], {}
                     elif kind.isdigit():
                         status = int(kind)
                         payload: Any = {"message": MESSAGES.get(status, "error")}
@@ -271,12 +303,14 @@ class FakeCircleCI:
                 self._send(status, payload, {**fake.extra_headers, **headers})
 
             def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-                data = json.dumps(payload).encode()
+                raw = isinstance(payload, Raw)
+                data = payload.text.encode() if raw else json.dumps(payload).encode()
+                kind = payload.content_type if raw else "application/json;charset=utf-8"
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
                         self.send_header(name, value)
-                    self.send_header("Content-Type", "application/json;charset=utf-8")
+                    self.send_header("Content-Type", kind)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

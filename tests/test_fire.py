@@ -370,3 +370,137 @@ def test_410_on_a_v2_endpoint_is_not_blamed_on_v1_1(
         f"POST {target.url}: CircleCI answered 410 Gone: error (CircleCI says this endpoint "
         "is gone)"
     )
+
+
+# --- answers that cannot be read -------------------------------------------------------
+
+LOGIN = '"<!DOCTYPE html> <html lang="en"> <head><title>Log in - CircleCI</title></head> <..."'
+
+
+@pytest.mark.parametrize(
+    ("settings", "fault", "shown"),
+    [
+        (V1, "html", f"200 OK, text/html; charset=utf-8: {LOGIN}, not a JSON list of builds"),
+        (
+            V1,
+            "message",
+            '200 OK, application/json;charset=utf-8: "{"message": "Project not found"}", not a '
+            "JSON list of builds",
+        ),
+        (
+            V1,
+            "broken",
+            '200 OK, application/json: "[{"build_num": 3925, "lifecycle": "fin", '
+            "not a JSON list of builds",
+        ),
+        (
+            V2,
+            "html",
+            f"200 OK, text/html; charset=utf-8: {LOGIN}, not a JSON object with an items list",
+        ),
+        (
+            V2,
+            "message",
+            '200 OK, application/json;charset=utf-8: "{"message": "Project not found"}", not a '
+            "JSON object with an items list",
+        ),
+    ],
+)
+def test_a_lookup_that_cannot_be_read_stops_the_gate_before_firing(
+    fake: FakeCircleCI,
+    fake_time: FakeTime,
+    settings: CircleCISettings,
+    fault: str,
+    shown: str,
+) -> None:
+    fake.lookup_faults = [fault]
+    target = request(fake.url, settings)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, settings, force=False)
+    assert str(caught.value) == (
+        f"GET {target.lookup_url}: CircleCI answered {shown}; cannot tell whether "
+        "deploy_docker already runs, so the gate does not fire"
+    )
+    assert posts(fake) == 0
+
+
+def test_a_recheck_that_cannot_be_read_stops_without_a_guess(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fake.faults = ["drop-after-create"]
+    fake.lookup_faults = ["", "html"]  # the lookup before firing reads; the recheck does not
+    target = request(fake.url)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, V1, force=False)
+    assert str(caught.value) == (
+        f"POST {target.url}: no clear answer, and looking for the build it may have created "
+        f"failed too (GET {target.lookup_url}: CircleCI answered 200 OK, text/html; "
+        f"charset=utf-8: {LOGIN}, not a JSON list of builds; cannot tell whether deploy_docker "
+        "already runs, so the gate does not fire); not trying again: look at the project's "
+        "builds before running the gate again"
+    )
+    assert (posts(fake), len(fake.builds)) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("settings", "fault", "expected"),
+    [
+        (
+            V1,
+            "html:200",
+            "a created build (a JSON object with build_num); cannot tell whether "
+            "CircleCI created one: look at the project's builds",
+        ),
+        (
+            V1,
+            "message:201",
+            "a created build (a JSON object with build_num); cannot tell "
+            "whether CircleCI created one: look at the project's builds",
+        ),
+        (
+            V2,
+            "html:201",
+            "a created pipeline (a JSON object with id and number); cannot tell "
+            "whether CircleCI created one: look at the project's pipelines",
+        ),
+        (
+            V2,
+            "broken:201",
+            "a created pipeline (a JSON object with id and number); cannot tell "
+            "whether CircleCI created one: look at the project's pipelines",
+        ),
+    ],
+)
+def test_a_trigger_answer_that_cannot_be_read_is_not_triggered(
+    fake: FakeCircleCI,
+    fake_time: FakeTime,
+    settings: CircleCISettings,
+    fault: str,
+    expected: str,
+) -> None:
+    fake.faults = [fault]
+    target = request(fake.url, settings)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, settings, force=False)
+    message = str(caught.value)
+    kind, _, status = fault.partition(":")
+    assert message.startswith(f"POST {target.url}: CircleCI answered {status} ")
+    assert message.endswith(f", not {expected} before running the gate again")
+    assert ("text/html" in message) == (kind == "html")
+    assert (TOKEN not in message, posts(fake)) == (True, 1)
+
+
+def test_a_token_echoed_in_an_unreadable_answer_is_masked(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    from tests import fake_circleci
+
+    fake_circleci.UNREADABLE["echo"] = fake_circleci.Raw(f"bad token {TOKEN}", "text/plain")
+    try:
+        fake.lookup_faults = ["echo"]
+        with pytest.raises(ApiError) as caught:
+            fire(client(fake_time), request(fake.url), V1, force=False)
+    finally:
+        del fake_circleci.UNREADABLE["echo"]
+    assert 'text/plain: "bad token ***", not a JSON list of builds' in str(caught.value)
+    assert TOKEN not in str(caught.value)

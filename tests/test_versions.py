@@ -57,7 +57,7 @@ def test_the_protocol_names_what_the_callers_use() -> None:
         "INTERNAL_ERROR_HINT": None,
         "GONE_HINT": None,
         "route": ["api_url", "context", "target", "settings"],
-        "found": ["client", "payload", "request", "how", "settings"],
+        "found": ["client", "answer", "request", "how", "settings"],
         "created": ["answer", "request"],
         "confirm": ["client", "request", "fired"],
         "progress_url": ["request", "fired"],

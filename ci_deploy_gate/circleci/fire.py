@@ -11,6 +11,7 @@ from __future__ import annotations
 from ci_deploy_gate.circleci import versions
 from ci_deploy_gate.circleci.answers import refusal
 from ci_deploy_gate.circleci.model import Fired, Request
+from ci_deploy_gate.credentials import MASK
 from ci_deploy_gate.errors import ApiError
 
 TYPE_CHECKING = False
@@ -35,7 +36,7 @@ def lookup(
             internal_error=version.INTERNAL_ERROR_HINT,
             gone=version.GONE_HINT,
         )
-    return version.found(client, answer.payload, request, how, settings)
+    return version.found(client, answer, request, how, settings)
 
 
 def fire(
@@ -76,4 +77,9 @@ def fire(
             internal_error=version.INTERNAL_ERROR_HINT,
             gone=version.GONE_HINT,
         )
-    return version.confirm(client, request, version.created(outcome, request))
+    try:
+        made = version.created(outcome, request)
+    except ApiError as exc:  # CircleCI's words may echo anything: never the token
+        secret = client.token.reveal()
+        raise ApiError(str(exc).replace(secret, MASK) if secret else str(exc)) from None
+    return version.confirm(client, request, made)

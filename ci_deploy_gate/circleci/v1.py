@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ci_deploy_gate.circleci.answers import deprecation
+from ci_deploy_gate.circleci.answers import deprecation, unreadable
 from ci_deploy_gate.circleci.model import Fired, Progress, Route, Target, number, text
 from ci_deploy_gate.circleci.project import SLUG_VCS, project_parts, slug_parts
 from ci_deploy_gate.circleci.since import instant, pipeline_created
@@ -79,7 +79,18 @@ def _env_text(value: object) -> str:
 
 
 def created(answer: Answer, request: TriggerRequest) -> Fired:
-    summary = answer.payload if isinstance(answer.payload, dict) else {}
+    """The build the answer describes: a JSON object with its build_num, else ApiError."""
+    summary = answer.payload
+    if not isinstance(summary, dict) or number(summary.get("build_num")) is None:
+        raise unreadable(
+            request.method,
+            request.url,
+            answer,
+            "a created build (a JSON object with build_num)",
+            "cannot tell whether CircleCI created one: look at the project's builds before "
+            "running the gate again",
+            None,
+        )
     return Fired(
         api=API,
         kind=KIND,
@@ -98,7 +109,7 @@ def confirm(client: Client, request: TriggerRequest, fired: Fired) -> Fired:
 
 def found(
     client: Client,
-    payload: object,
+    answer: Answer,
     request: TriggerRequest,
     how: str,
     settings: CircleCISettings,
@@ -106,7 +117,16 @@ def found(
     """Builds in a recent-builds list that ran this job at this revision, newest first: a
     build summary names its job and revision, so nothing more is read. Unpinned: builds
     of the job triggered through the API since this build's pipeline began."""
-    builds = payload if isinstance(payload, list) else []
+    builds = answer.payload
+    if not isinstance(builds, list) or not all(isinstance(build, dict) for build in builds):
+        raise unreadable(
+            "GET",
+            request.lookup_url,
+            answer,
+            "a JSON list of builds",
+            f"cannot tell whether {request.label} already runs, so the gate does not fire",
+            client.token.reveal(),
+        )
     since = pipeline_created(client, request) if request.revision is None else None
 
     def same(build: dict[str, Any]) -> bool:
@@ -128,7 +148,7 @@ def found(
             how=how,
         )
         for build in builds
-        if isinstance(build, dict) and same(build)
+        if same(build)
     )
 
 

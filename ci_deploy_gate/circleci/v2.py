@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from ci_deploy_gate.circleci.answers import message, refusal
+from ci_deploy_gate.circleci.answers import message, refusal, unreadable
 from ci_deploy_gate.circleci.host import DEFAULT_API_URL
 from ci_deploy_gate.circleci.model import Fired, Progress, Route, Target, number, text
 from ci_deploy_gate.circleci.project import build_slug
@@ -106,7 +106,21 @@ def created(answer: Answer, request: TriggerRequest) -> Fired:
             f"{request.method} {request.url}: CircleCI created no pipeline: {message(answer)} "
             "(check the pipeline definition's trigger settings and the config's filters)"
         )
-    pipeline = answer.payload if isinstance(answer.payload, dict) else {}
+    pipeline = answer.payload
+    if (
+        not isinstance(pipeline, dict)
+        or text(pipeline.get("id")) is None
+        or number(pipeline.get("number")) is None
+    ):
+        raise unreadable(
+            request.method,
+            request.url,
+            answer,
+            "a created pipeline (a JSON object with id and number)",
+            "cannot tell whether CircleCI created one: look at the project's pipelines before "
+            "running the gate again",
+            None,
+        )
     pipeline_number = number(pipeline.get("number"))
     return Fired(
         api=API,
@@ -181,7 +195,7 @@ def _runs_the_job(client: Client, request: TriggerRequest, pipeline_id: str) -> 
 
 def found(
     client: Client,
-    payload: object,
+    answer: Answer,
     request: TriggerRequest,
     how: str,
     settings: CircleCISettings,
@@ -189,12 +203,19 @@ def found(
     """Pipelines of the list that deploy this job at this revision: API-triggered on this
     branch or tag at this revision, and running the job's workflow (one workflow read per
     such candidate). Reported parameters, when present, decide instead."""
-    items = payload.get("items") if isinstance(payload, dict) else None
+    items = answer.payload.get("items") if isinstance(answer.payload, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise unreadable(
+            "GET",
+            request.lookup_url,
+            answer,
+            "a JSON object with an items list",
+            f"cannot tell whether {request.label} already runs, so the gate does not fire",
+            client.token.reveal(),
+        )
     since = pipeline_created(client, request) if request.revision is None else None
     matches = []
-    for pipeline in items if isinstance(items, list) else []:
-        if not isinstance(pipeline, dict):
-            continue
+    for pipeline in items:
         pipeline_id = text(pipeline.get("id"))
         said: bool | None
         if since is not None:  # unpinned: anything triggered through the API since

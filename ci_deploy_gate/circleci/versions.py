@@ -41,16 +41,18 @@ if TYPE_CHECKING:
         def found(
             self,
             client: Client,
-            payload: object,
+            answer: Answer,
             request: TriggerRequest,
             how: str,
             settings: CircleCISettings,
         ) -> tuple[Fired, ...]:
             """What in a lookup answer already runs this job at this revision, newest first
-            (reading more through `client` where one answer cannot tell)."""
+            (reading more through `client` where one answer cannot tell); ApiError when the
+            answer is not the shape the version lists them in: the gate cannot tell."""
 
         def created(self, answer: Answer, request: TriggerRequest) -> Fired:
-            """The build or pipeline a 2xx answer to the trigger describes."""
+            """The build or pipeline a 2xx answer to the trigger describes; ApiError when it
+            describes none the gate can read."""
 
         def confirm(self, client: Client, request: TriggerRequest, fired: Fired) -> Fired:
             """`fired`, with warnings about what it really runs when the API can tell."""
