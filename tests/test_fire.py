@@ -504,3 +504,87 @@ def test_a_token_echoed_in_an_unreadable_answer_is_masked(
         del fake_circleci.UNREADABLE["echo"]
     assert 'text/plain: "bad token ***", not a JSON list of builds' in str(caught.value)
     assert TOKEN not in str(caught.value)
+
+
+# --- earlier deploys that failed -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "outcome", "said"),
+    [
+        ("finished", "failed", "failed"),
+        ("finished", "canceled", "canceled"),
+        ("finished", "infrastructure_fail", "infrastructure fail"),
+        ("finished", "timedout", "timedout"),
+        ("not_run", None, "not run"),
+    ],
+)
+def test_a_failed_earlier_build_does_not_count_as_done(
+    fake: FakeCircleCI, fake_time: FakeTime, lifecycle: str, outcome: str | None, said: str
+) -> None:
+    fire(client(fake_time), request(fake.url), V1, force=False)
+    fake.builds[0].update(lifecycle=lifecycle, outcome=outcome)
+    again = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (again.how, again.number, posts(fake)) == ("fired", 3926, 2)
+    assert again.warnings == (f"previous deploy of deploy_docker at {SHA}: {said}, build #3925",)
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "outcome"), [("finished", "success"), ("running", None), ("queued", None)]
+)
+def test_a_passed_or_running_earlier_build_is_already_triggered(
+    fake: FakeCircleCI, fake_time: FakeTime, lifecycle: str, outcome: str | None
+) -> None:
+    fire(client(fake_time), request(fake.url), V1, force=False)
+    fake.builds[0].update(lifecycle=lifecycle, outcome=outcome)
+    again = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (again.how, again.number, again.warnings, posts(fake)) == (
+        "already-triggered",
+        3925,
+        (),
+        1,
+    )
+
+
+def test_a_failed_build_beside_a_running_one_is_named_but_the_running_one_counts(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fire(client(fake_time), request(fake.url), V1, force=False)
+    fake.builds[0].update(lifecycle="finished", outcome="failed")
+    fire(client(fake_time), request(fake.url), V1, force=False)
+    third = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (third.how, third.number, posts(fake)) == ("already-triggered", 3926, 2)
+    assert third.warnings == (f"previous deploy of deploy_docker at {SHA}: failed, build #3925",)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "said"),
+    [
+        (["failed"], "failed"),
+        (["canceled"], "canceled"),
+        (["error", "canceled"], "canceled, error"),
+    ],
+)
+def test_v2_a_pipeline_whose_workflows_all_failed_does_not_count(
+    fake: FakeCircleCI, fake_time: FakeTime, statuses: list[str], said: str
+) -> None:
+    pipeline(fake)
+    fake.workflow_states = [statuses]
+    fired = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert (fired.how, fired.number, posts(fake)) == ("fired", 701, 1)
+    assert fired.warnings == (f"previous deploy of deploy_docker at {SHA}: {said}, pipeline #700",)
+
+
+@pytest.mark.parametrize("statuses", [["success"], ["running"], ["failed", "running"], ["on_hold"]])
+def test_v2_a_pipeline_that_passed_or_still_runs_is_already_triggered(
+    fake: FakeCircleCI, fake_time: FakeTime, statuses: list[str]
+) -> None:
+    earlier = pipeline(fake)
+    fake.workflow_states = [statuses]
+    fired = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert (fired.how, fired.id, fired.warnings, posts(fake)) == (
+        "already-triggered",
+        earlier,
+        (),
+        0,
+    )

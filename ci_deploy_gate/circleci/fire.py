@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ci_deploy_gate.circleci import versions
 from ci_deploy_gate.circleci.answers import refusal
-from ci_deploy_gate.circleci.model import Fired, Request
+from ci_deploy_gate.circleci.model import FAILED_BEFORE, Fired, Request
 from ci_deploy_gate.credentials import MASK
 from ci_deploy_gate.errors import ApiError
 
@@ -45,11 +45,23 @@ def fire(
     """The build this request made, or found: ApiError when CircleCI refused or went silent.
 
     With `force` an existing build does not stop the trigger, but it is still set aside
-    so a lost answer is never mistaken for one of them."""
-    existing = lookup(client, request, settings, "already-triggered")
+    so a lost answer is never mistaken for one of them. An earlier deploy that failed or
+    was cancelled does not count: it is named in a warning on what the gate fires."""
+    seen = lookup(client, request, settings, "already-triggered")
+    existing = [fired for fired in seen if fired.how != FAILED_BEFORE]
+    at = f" at {request.revision}" if request.revision else ""
+    previous = tuple(
+        f"previous deploy of {request.label}{at}: {fired.result}, {fired.label}"
+        for fired in seen
+        if fired.how == FAILED_BEFORE
+    )
+
+    def told(fired: Fired) -> Fired:
+        return fired._replace(warnings=(*previous, *fired.warnings)) if previous else fired
+
     if existing and not force:
-        return existing[0]
-    known = {(fired.number, fired.id) for fired in existing}
+        return told(existing[0])
+    known = {(fired.number, fired.id) for fired in seen}
 
     def recheck() -> Fired | None:
         try:
@@ -61,13 +73,13 @@ def fire(
                 "project's builds before running the gate again"
             ) from None
         fresh = [fired for fired in found if (fired.number, fired.id) not in known]
-        return fresh[0] if fresh else None
+        return fresh[0]._replace(how="recovered", result=None) if fresh else None
 
     version = versions.api(request.api)
     post = Request(request.method, request.url, request.body, request.headers)
     outcome = client.call(post, recheck=recheck)
     if isinstance(outcome, Fired):
-        return outcome
+        return told(outcome)
     if not outcome.ok:
         raise refusal(
             request.method,
@@ -82,4 +94,4 @@ def fire(
     except ApiError as exc:  # CircleCI's words may echo anything: never the token
         secret = client.token.reveal()
         raise ApiError(str(exc).replace(secret, MASK) if secret else str(exc)) from None
-    return version.confirm(client, request, made)
+    return told(version.confirm(client, request, made))

@@ -93,7 +93,9 @@ class Fired(NamedTuple):
     status: int | None = None  # the trigger's HTTP status; None when nothing was sent
     id: str | None = None  # v2 pipeline id
     state: str | None = None  # v1.1 lifecycle or v2 pipeline state, when triggered
-    how: str = "fired"  # fired, already-triggered or recovered (answer lost, build found)
+    # fired, already-triggered or recovered (answer lost, build found); a lookup's
+    # failed-before: an earlier deploy that failed or was cancelled, which does not count
+    how: str = "fired"
     deprecation: str | None = None  # CircleCI's Sunset/Deprecation headers, said aloud
     warnings: tuple[str, ...] = ()
     result: str | None = None  # --wait: success, failed, canceled, timed out...
@@ -119,6 +121,9 @@ class Fired(NamedTuple):
             "warnings": list(self.warnings),
             "result": self.result,
         }
+
+
+FAILED_BEFORE = "failed-before"
 
 
 class Progress(NamedTuple):

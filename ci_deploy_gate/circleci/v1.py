@@ -9,7 +9,15 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ci_deploy_gate.circleci.answers import deprecation, unreadable
-from ci_deploy_gate.circleci.model import Fired, Progress, Route, Target, number, text
+from ci_deploy_gate.circleci.model import (
+    FAILED_BEFORE,
+    Fired,
+    Progress,
+    Route,
+    Target,
+    number,
+    text,
+)
 from ci_deploy_gate.circleci.project import SLUG_VCS, project_parts, slug_parts
 from ci_deploy_gate.circleci.since import instant, pipeline_created
 from ci_deploy_gate.circleci.versions import MIGRATE, V1_REMOVAL
@@ -36,6 +44,8 @@ GONE_HINT: str | None = (
 LOOKUP_LIMIT = 100  # the most v1.1 returns in one page
 # `outcome` of a finished build; no_tests is CircleCI's green "ran no tests"
 PASSED = ("success", "no_tests")
+# `outcome` of a build that did not deploy: an earlier one like it does not count as done
+NOT_DEPLOYED = ("failed", "canceled", "infrastructure_fail", "timedout")
 
 
 def route(api_url: str, context: Context, target: Target, settings: CircleCISettings) -> Route:
@@ -116,7 +126,8 @@ def found(
 ) -> tuple[Fired, ...]:
     """Builds in a recent-builds list that ran this job at this revision, newest first: a
     build summary names its job and revision, so nothing more is read. Unpinned: builds
-    of the job triggered through the API since this build's pipeline began."""
+    of the job triggered through the API since this build's pipeline began. One that
+    failed or was cancelled comes back as `failed-before`, with how it ended as `result`."""
     builds = answer.payload
     if not isinstance(builds, list) or not all(isinstance(build, dict) for build in builds):
         raise unreadable(
@@ -145,11 +156,21 @@ def found(
             number=number(build.get("build_num")),
             url=text(build.get("build_url")),
             state=text(build.get("lifecycle")),
-            how=how,
+            how=FAILED_BEFORE if failed else how,
+            result=failed,
         )
         for build in builds
         if same(build)
+        for failed in [_failed(build)]
     )
+
+
+def _failed(build: dict[str, Any]) -> str | None:
+    """How a build that did not deploy ended (failed, canceled, not run...), else None."""
+    if build.get("lifecycle") == "not_run":
+        return "not run"
+    outcome = text(build.get("outcome"))
+    return outcome.replace("_", " ") if outcome in NOT_DEPLOYED else None
 
 
 def progress_url(request: TriggerRequest, fired: Fired) -> str:

@@ -13,7 +13,15 @@ from urllib.parse import quote, urlencode
 
 from ci_deploy_gate.circleci.answers import message, refusal, unreadable
 from ci_deploy_gate.circleci.host import DEFAULT_API_URL
-from ci_deploy_gate.circleci.model import Fired, Progress, Route, Target, number, text
+from ci_deploy_gate.circleci.model import (
+    FAILED_BEFORE,
+    Fired,
+    Progress,
+    Route,
+    Target,
+    number,
+    text,
+)
 from ci_deploy_gate.circleci.project import build_slug
 from ci_deploy_gate.circleci.since import instant, pipeline_created
 from ci_deploy_gate.errors import ApiError
@@ -38,6 +46,8 @@ DEFAULT_WEB_URL = "https://app.circleci.com"
 # Workflow status: success, running, not_run, failed, error, failing, on_hold, canceled,
 # unauthorized. `failing` means a job already failed: the deploy has failed.
 FAILED = ("failed", "error", "failing", "canceled", "unauthorized", "not_run")
+# A pipeline whose workflows all ended one of these did not deploy: it does not count as done
+ENDED_BADLY = ("failed", "error", "canceled", "unauthorized", "not_run")
 
 
 def project_slug(context: Context, settings: CircleCISettings, project: str | None = None) -> str:
@@ -181,16 +191,26 @@ def _triggered_here(pipeline: Mapping[str, Any], request: TriggerRequest) -> boo
     return request.revision in (vcs.get("revision"), checkout)
 
 
-def _runs_the_job(client: Client, request: TriggerRequest, pipeline_id: str) -> bool:
-    """Whether the pipeline runs a workflow named for the job: the config pattern the gate
-    and `migrate` use (a workflow J runs when the job parameter is J)."""
+def _workflows(client: Client, request: TriggerRequest, pipeline_id: str) -> list[tuple[Any, Any]]:
+    """The pipeline's workflows, (name, status) each: whether it runs a workflow named for
+    the job (the config pattern the gate and `migrate` use: a workflow J runs when the job
+    parameter is J), and how they ended."""
     url = f"{request.base}/pipeline/{quote(pipeline_id, safe='')}/workflow"
     answer = client.get(url)
     if not answer.ok:
         raise refusal("GET", url, answer, client.token.name, internal_error=INTERNAL_ERROR_HINT)
     items = answer.payload.get("items") if isinstance(answer.payload, dict) else None
-    names = {item.get("name") for item in items or () if isinstance(item, dict)}
-    return request.job in names
+    return [
+        (item.get("name"), item.get("status")) for item in items or () if isinstance(item, dict)
+    ]
+
+
+def _ended_badly(workflows: list[tuple[Any, Any]]) -> str | None:
+    """How a pipeline whose workflows all failed or were cancelled ended, else None."""
+    statuses = [status for _, status in workflows]
+    if not statuses or not all(status in ENDED_BADLY for status in statuses):
+        return None
+    return ", ".join(sorted({str(status).replace("_", " ") for status in statuses}))
 
 
 def found(
@@ -202,7 +222,8 @@ def found(
 ) -> tuple[Fired, ...]:
     """Pipelines of the list that deploy this job at this revision: API-triggered on this
     branch or tag at this revision, and running the job's workflow (one workflow read per
-    such candidate). Reported parameters, when present, decide instead."""
+    such candidate). Reported parameters, when present, decide instead. One whose
+    workflows (when read) all failed or were cancelled comes back as `failed-before`."""
     items = answer.payload.get("items") if isinstance(answer.payload, dict) else None
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise unreadable(
@@ -223,11 +244,13 @@ def found(
             said = _triggered_here(pipeline, request) and created is not None and created >= since
         else:
             said = _parameters_say(pipeline, request, settings)
+        failed: str | None = None
         if said is None:
-            said = _triggered_here(pipeline, request) and (
-                request.job is None
-                or (pipeline_id is not None and _runs_the_job(client, request, pipeline_id))
-            )
+            said = _triggered_here(pipeline, request)
+            if said and request.job is not None:
+                workflows = _workflows(client, request, pipeline_id) if pipeline_id else []
+                said = request.job in {name for name, _ in workflows}
+                failed = _ended_badly(workflows)
         if said:
             pipeline_number = number(pipeline.get("number"))
             matches.append(
@@ -238,7 +261,8 @@ def found(
                     url=web_url(request, pipeline_number),
                     id=pipeline_id,
                     state=text(pipeline.get("state")),
-                    how=how,
+                    how=FAILED_BEFORE if failed else how,
+                    result=failed,
                 )
             )
     return tuple(matches)
