@@ -12,6 +12,8 @@ v2 OpenAPI document. Faults are scripted per trigger POST:
   "400", "401", "404"              a final refusal with CircleCI's message
   "html:S", "message:S", "broken:S" create nothing, answer status S with a login page, a
                                    {"message": ...} or broken JSON (see UNREADABLE)
+Lists page as CircleCI's do: v1.1 by `limit` and `offset`, v2 by `next_page_token` in the
+answer and `page-token` in the next request, 20 pipelines a page.
 Lookups (the branch's list of builds or pipelines) take `lookup_faults` the same way:
   "html", "message", "broken"      answer 200 with that instead of the list
   ""                               answer the list
@@ -43,6 +45,7 @@ MESSAGES = {
 
 
 SHORT_VCS = {"github": "gh", "bitbucket": "bb"}
+V2_PAGE = 20  # pipelines in one page of a v2 list; v1.1 pages by `limit` and `offset`
 
 
 class Raw(NamedTuple):
@@ -192,7 +195,8 @@ class FakeCircleCI:
         fault = self.lookup_faults.pop(0) if self.lookup_faults else ""
         if fault:
             return 200, UNREADABLE[fault], {}
-        return 200, listed[:limit], {}
+        offset = int(query.get("offset", ["0"])[0])
+        return 200, listed[offset : offset + limit], {}
 
     def _v2(
         self, method: str, path: list[str], query: dict[str, list[str]], body: Any
@@ -249,7 +253,11 @@ class FakeCircleCI:
         fault = self.lookup_faults.pop(0) if self.lookup_faults else ""
         if fault:
             return 200, UNREADABLE[fault], {}
-        return 200, {"items": items[:20], "next_page_token": None}, {}
+        # a page token is the offset it starts at, as text only the fake reads
+        start = int(query.get("page-token", ["0"])[0])
+        more = len(items) > start + V2_PAGE
+        token = str(start + V2_PAGE) if more else None
+        return 200, {"items": items[start : start + V2_PAGE], "next_page_token": token}, {}
 
     @staticmethod
     def _next(script: list[Any]) -> Any:

@@ -588,3 +588,102 @@ def test_v2_a_pipeline_that_passed_or_still_runs_is_already_triggered(
         (),
         0,
     )
+
+
+# --- paging --------------------------------------------------------------------------
+
+
+def builds(fake: FakeCircleCI, count: int, *, job: str = "test", revision: str = "e" * 40) -> None:
+    """`count` builds CircleCI already has on release, newer than those before."""
+    for _ in range(count):
+        made = fake._create_build(
+            ["", "api", "v1.1", "project", "github", "acme", "shop", "tree", "release"],
+            {"revision": revision, "build_parameters": {"CIRCLE_JOB": job}},
+        )
+        made.update(lifecycle="finished", outcome="success")
+
+
+def test_v1_pages_back_to_an_earlier_deploy(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    builds(fake, 1, job="build", revision=SHA)  # this build
+    fire(client(fake_time), request(fake.url), V1, force=False)  # the deploy, build #3926
+    builds(fake, 150)  # the branch moved on
+    again = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (again.how, again.number, posts(fake)) == ("already-triggered", 3926, 1)
+    assert again.as_json()["lookup"] == {"pages": 2, "entries": 152}
+    assert fake.requests[-1].path.endswith("/tree/release?limit=100&offset=100")
+
+
+def test_v1_stops_after_the_page_that_ends_older_than_this_revision(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    builds(fake, 150)
+    builds(fake, 1, job="build", revision=SHA)
+    builds(fake, 99)
+    fired = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (fired.how, fired.looked, posts(fake)) == ("fired", (2, 200), 1)
+
+
+def test_v1_ten_pages_without_getting_past_cannot_tell(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    builds(fake, 1001)
+    target = request(fake.url)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, V1, force=False)
+    assert str(caught.value) == (
+        f"GET {target.lookup_url}: read 10 pages (1000 builds) without getting back past "
+        "this build's pipeline; cannot tell whether deploy_docker already runs, so the gate "
+        "does not fire"
+    )
+    assert posts(fake) == 0
+
+
+def pipelines(fake: FakeCircleCI, count: int, created: str, trigger: str = "webhook") -> str:
+    """`count` pipelines on release created at `created`; the id of the last."""
+    made: dict[str, Any] = {}
+    for _ in range(count):
+        made = fake._create_pipeline("gh/acme/shop", {"branch": "release"})
+        made.update(created_at=created)
+        made["trigger"]["type"] = trigger
+    return str(made["id"])
+
+
+def test_v2_pages_back_to_an_earlier_deploy(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    own = pipelines(fake, 1, "2026-11-22T10:00:00Z")
+    earlier = pipeline(fake)
+    pipelines(fake, 30, "2026-11-22T10:05:00Z")
+    target = request(fake.url, V2, CIRCLE_PIPELINE_ID=own)
+    fired = fire(client(fake_time), target, V2, force=False)
+    assert (fired.how, fired.id, posts(fake)) == ("already-triggered", earlier, 0)
+    assert fired.as_json()["lookup"] == {"pages": 2, "entries": 32}
+    assert "/api/v2/project/gh/acme/shop/pipeline?branch=release&page-token=20" in [
+        seen.path for seen in fake.requests
+    ]
+
+
+def test_v2_stops_at_a_page_with_a_pipeline_older_than_this_one(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    pipelines(fake, 25, "2026-11-22T09:00:00Z")
+    own = pipelines(fake, 1, "2026-11-22T10:00:00Z")
+    pipelines(fake, 15, "2026-11-22T10:05:00Z")
+    target = request(fake.url, V2, CIRCLE_PIPELINE_ID=own)
+    fired = fire(client(fake_time), target, V2, force=False)
+    assert (fired.how, fired.looked, posts(fake)) == ("fired", (1, 20), 1)
+    assert not [seen for seen in fake.requests if "page-token" in seen.path]
+
+
+def test_v2_ten_pages_without_getting_past_cannot_tell(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    own = pipelines(fake, 1, "2026-11-22T10:00:00Z")
+    pipelines(fake, 200, "2026-11-22T10:05:00Z")
+    target = request(fake.url, V2, CIRCLE_PIPELINE_ID=own)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, V2, force=False)
+    assert str(caught.value) == (
+        f"GET {target.lookup_url}: read 10 pages (200 pipelines) without getting back past "
+        "this build's pipeline; cannot tell whether deploy_docker already runs, so the gate "
+        "does not fire"
+    )
+    assert posts(fake) == 0

@@ -21,22 +21,43 @@ if TYPE_CHECKING:
     from ci_deploy_gate.model import CircleCISettings
 
 
+PAGES = 10  # the most pages a lookup reads before it says it cannot tell
+
+
 def lookup(
     client: Client, request: TriggerRequest, settings: CircleCISettings, how: str
-) -> tuple[Fired, ...]:
-    """Builds or pipelines that already run this job at this revision, newest first."""
+) -> tuple[tuple[Fired, ...], tuple[int, int]]:
+    """Builds or pipelines that already run this job at this revision, newest first, and
+    how far the lookup read (pages, entries): back past this build's pipeline, at most
+    PAGES pages; ApiError when that is not far enough, for then it cannot tell."""
     version = versions.api(request.api)
-    answer = client.get(request.lookup_url)
-    if not answer.ok:
-        raise refusal(
-            "GET",
-            request.lookup_url,
-            answer,
-            client.token.name,
-            internal_error=version.INTERNAL_ERROR_HINT,
-            gone=version.GONE_HINT,
-        )
-    return version.found(client, answer, request, how, settings)
+    url: str | None = request.lookup_url
+    found: list[Fired] = []
+    listed: list[object] = []
+    pages = 0
+    while url is not None:
+        if pages == PAGES:
+            raise ApiError(
+                f"GET {request.lookup_url}: read {PAGES} pages ({len(listed)} "
+                f"{version.KIND}s) without getting back past this build's pipeline; cannot "
+                f"tell whether {request.label} already runs, so the gate does not fire"
+            )
+        answer = client.get(url)
+        if not answer.ok:
+            raise refusal(
+                "GET",
+                url,
+                answer,
+                client.token.name,
+                internal_error=version.INTERNAL_ERROR_HINT,
+                gone=version.GONE_HINT,
+            )
+        pages += 1
+        found += version.found(client, answer, request, how, settings)
+        listed += version.listed(answer)
+        url = version.next_page(client, request, answer, listed)
+    looked = (pages, len(listed))
+    return tuple(fired._replace(looked=looked) for fired in found), looked
 
 
 def fire(
@@ -47,7 +68,7 @@ def fire(
     With `force` an existing build does not stop the trigger, but it is still set aside
     so a lost answer is never mistaken for one of them. An earlier deploy that failed or
     was cancelled does not count: it is named in a warning on what the gate fires."""
-    seen = lookup(client, request, settings, "already-triggered")
+    seen, looked = lookup(client, request, settings, "already-triggered")
     existing = [fired for fired in seen if fired.how != FAILED_BEFORE]
     at = f" at {request.revision}" if request.revision else ""
     previous = tuple(
@@ -57,7 +78,7 @@ def fire(
     )
 
     def told(fired: Fired) -> Fired:
-        return fired._replace(warnings=(*previous, *fired.warnings)) if previous else fired
+        return fired._replace(warnings=(*previous, *fired.warnings), looked=looked)
 
     if existing and not force:
         return told(existing[0])
@@ -65,7 +86,7 @@ def fire(
 
     def recheck() -> Fired | None:
         try:
-            found = lookup(client, request, settings, "recovered")
+            found, _ = lookup(client, request, settings, "recovered")
         except ApiError as exc:
             raise ApiError(
                 f"{request.method} {request.url}: no clear answer, and looking for the build "

@@ -173,6 +173,31 @@ def _failed(build: dict[str, Any]) -> str | None:
     return outcome.replace("_", " ") if outcome in NOT_DEPLOYED else None
 
 
+def listed(answer: Answer) -> list[Any]:
+    return answer.payload if isinstance(answer.payload, list) else []
+
+
+def next_page(
+    client: Client, request: TriggerRequest, answer: Answer, listed: list[Any]
+) -> str | None:
+    """The next `offset`, until a page ends with builds older than the oldest at this
+    revision (this build's own is among them), or, unpinned, older than this build's
+    pipeline; None too when the page was not full: the list ended."""
+    page = answer.payload if isinstance(answer.payload, list) else []
+    if len(page) < LOOKUP_LIMIT or not listed:
+        return None
+    last = listed[-1]
+    if request.revision is None:
+        queued = instant(last.get("queued_at"))
+        if queued is not None and queued < pipeline_created(client, request):
+            return None
+    elif last.get("vcs_revision") != request.revision and any(
+        build.get("vcs_revision") == request.revision for build in listed
+    ):
+        return None
+    return f"{request.lookup_url}&offset={len(listed)}"
+
+
 def progress_url(request: TriggerRequest, fired: Fired) -> str:
     return f"{request.base}/{fired.number}"
 

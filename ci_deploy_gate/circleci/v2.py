@@ -268,6 +268,29 @@ def found(
     return tuple(matches)
 
 
+def listed(answer: Answer) -> list[Any]:
+    items = answer.payload.get("items") if isinstance(answer.payload, dict) else None
+    return items if isinstance(items, list) else []
+
+
+def next_page(
+    client: Client, request: TriggerRequest, answer: Answer, listed: list[Any]
+) -> str | None:
+    """The page `next_page_token` names, until one holds a pipeline older than this
+    build's (CIRCLE_PIPELINE_ID's `created_at`); None too when there is no next page."""
+    token = answer.payload.get("next_page_token") if isinstance(answer.payload, dict) else None
+    if not isinstance(token, str) or not token:
+        return None
+    if request.since_url is not None:
+        since = pipeline_created(client, request)
+        for pipeline in listed:
+            created = instant(pipeline.get("created_at"))
+            if created is not None and created < since:
+                return None
+    joint = "&" if "?" in request.lookup_url else "?"
+    return f"{request.lookup_url}{joint}{urlencode({'page-token': token})}"
+
+
 def pipeline_url(request: TriggerRequest, fired: Fired) -> str:
     return f"{request.base}/pipeline/{quote(fired.id or '', safe='')}"
 
