@@ -10,6 +10,13 @@ v2 OpenAPI document. Faults are scripted per trigger POST:
   "slow-after-create:S"            create the build, answer after S seconds
   "slow:S"                         create nothing, answer 504 after S seconds
   "400", "401", "404"              a final refusal with CircleCI's message
+  "html:S", "message:S", "broken:S" create nothing, answer status S with a login page, a
+                                   {"message": ...} or broken JSON (see UNREADABLE)
+Lists page as CircleCI's do: v1.1 by `limit` and `offset`, v2 by `next_page_token` in the
+answer and `page-token` in the next request, 20 pipelines a page.
+Lookups (the branch's list of builds or pipelines) take `lookup_faults` the same way:
+  "html", "message", "broken"      answer 200 with that instead of the list
+  ""                               answer the list
 """
 
 from __future__ import annotations
@@ -38,6 +45,25 @@ MESSAGES = {
 
 
 SHORT_VCS = {"github": "gh", "bitbucket": "bb"}
+V2_PAGE = 20  # pipelines in one page of a v2 list; v1.1 pages by `limit` and `offset`
+
+
+class Raw(NamedTuple):
+    """A body sent as is, not as JSON."""
+
+    text: str
+    content_type: str
+
+
+LOGIN_PAGE = (
+    '<!DOCTYPE html>\n<html lang="en">\n<head><title>Log in - CircleCI</title></head>\n'
+    '<body><div id="app">Redirecting you to the login page</div></body></html>\n'
+)
+UNREADABLE: dict[str, Any] = {
+    "html": Raw(LOGIN_PAGE, "text/html; charset=utf-8"),
+    "message": {"message": "Project not found"},
+    "broken": Raw('[{"build_num": 3925, "lifecycle": "fin', "application/json"),
+}
 
 
 class Seen(NamedTuple):
@@ -61,6 +87,7 @@ class FakeCircleCI:
         self.builds: list[dict[str, Any]] = []  # v1.1, oldest first
         self.pipelines: list[dict[str, Any]] = []  # v2, oldest first
         self.faults: list[str] = []  # consumed by trigger POSTs, in order
+        self.lookup_faults: list[str] = []  # consumed by lookups (the branch's list), in order
         self.build_states: list[tuple[str, str | None]] = []  # (lifecycle, outcome) per GET
         self.workflow_states: list[list[str]] = []  # workflow statuses per GET
         self.parallel_runs: list[list[str]] = []  # status per node index, per GET
@@ -165,7 +192,11 @@ class FakeCircleCI:
         branch = unquote(path[8]) if len(path) > 8 else None
         limit = int(query.get("limit", ["30"])[0])
         listed = [b for b in reversed(self.builds) if branch is None or b["branch"] == branch]
-        return 200, listed[:limit], {}
+        fault = self.lookup_faults.pop(0) if self.lookup_faults else ""
+        if fault:
+            return 200, UNREADABLE[fault], {}
+        offset = int(query.get("offset", ["0"])[0])
+        return 200, listed[offset : offset + limit], {}
 
     def _v2(
         self, method: str, path: list[str], query: dict[str, list[str]], body: Any
@@ -219,7 +250,14 @@ class FakeCircleCI:
             for p in reversed(self.pipelines)
             if p["project_slug"] == slug and (branch is None or p["vcs"].get("branch") == branch)
         ]
-        return 200, {"items": items[:20], "next_page_token": None}, {}
+        fault = self.lookup_faults.pop(0) if self.lookup_faults else ""
+        if fault:
+            return 200, UNREADABLE[fault], {}
+        # a page token is the offset it starts at, as text only the fake reads
+        start = int(query.get("page-token", ["0"])[0])
+        more = len(items) > start + V2_PAGE
+        token = str(start + V2_PAGE) if more else None
+        return 200, {"items": items[start : start + V2_PAGE], "next_page_token": token}, {}
 
     @staticmethod
     def _next(script: list[Any]) -> Any:
@@ -255,6 +293,8 @@ class FakeCircleCI:
                     kind, _, value = fault.partition(":")
                     if kind == "slow":
                         status, payload, headers = 504, {"message": MESSAGES[504]}, {}
+                    elif kind in UNREADABLE:
+                        status, payload, headers = int(value), UNREADABLE[kind], {}
                     elif kind.isdigit():
                         status = int(kind)
                         payload: Any = {"message": MESSAGES.get(status, "error")}
@@ -271,12 +311,14 @@ class FakeCircleCI:
                 self._send(status, payload, {**fake.extra_headers, **headers})
 
             def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-                data = json.dumps(payload).encode()
+                raw = isinstance(payload, Raw)
+                data = payload.text.encode() if raw else json.dumps(payload).encode()
+                kind = payload.content_type if raw else "application/json;charset=utf-8"
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
                         self.send_header(name, value)
-                    self.send_header("Content-Type", "application/json;charset=utf-8")
+                    self.send_header("Content-Type", kind)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

@@ -346,6 +346,7 @@ def test_json_report_of_a_trigger(tmp_path: Path, api: FakeCircleCI) -> None:
                     "deprecation": None,
                     "warnings": [],
                     "result": None,
+                    "lookup": {"pages": 1, "entries": 0},
                 },
             }
         ],

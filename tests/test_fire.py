@@ -370,3 +370,320 @@ def test_410_on_a_v2_endpoint_is_not_blamed_on_v1_1(
         f"POST {target.url}: CircleCI answered 410 Gone: error (CircleCI says this endpoint "
         "is gone)"
     )
+
+
+# --- answers that cannot be read -------------------------------------------------------
+
+LOGIN = '"<!DOCTYPE html> <html lang="en"> <head><title>Log in - CircleCI</title></head> <..."'
+
+
+@pytest.mark.parametrize(
+    ("settings", "fault", "shown"),
+    [
+        (V1, "html", f"200 OK, text/html; charset=utf-8: {LOGIN}, not a JSON list of builds"),
+        (
+            V1,
+            "message",
+            '200 OK, application/json;charset=utf-8: "{"message": "Project not found"}", not a '
+            "JSON list of builds",
+        ),
+        (
+            V1,
+            "broken",
+            '200 OK, application/json: "[{"build_num": 3925, "lifecycle": "fin", '
+            "not a JSON list of builds",
+        ),
+        (
+            V2,
+            "html",
+            f"200 OK, text/html; charset=utf-8: {LOGIN}, not a JSON object with an items list",
+        ),
+        (
+            V2,
+            "message",
+            '200 OK, application/json;charset=utf-8: "{"message": "Project not found"}", not a '
+            "JSON object with an items list",
+        ),
+    ],
+)
+def test_a_lookup_that_cannot_be_read_stops_the_gate_before_firing(
+    fake: FakeCircleCI,
+    fake_time: FakeTime,
+    settings: CircleCISettings,
+    fault: str,
+    shown: str,
+) -> None:
+    fake.lookup_faults = [fault]
+    target = request(fake.url, settings)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, settings, force=False)
+    assert str(caught.value) == (
+        f"GET {target.lookup_url}: CircleCI answered {shown}; cannot tell whether "
+        "deploy_docker already runs, so the gate does not fire"
+    )
+    assert posts(fake) == 0
+
+
+def test_a_recheck_that_cannot_be_read_stops_without_a_guess(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fake.faults = ["drop-after-create"]
+    fake.lookup_faults = ["", "html"]  # the lookup before firing reads; the recheck does not
+    target = request(fake.url)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, V1, force=False)
+    assert str(caught.value) == (
+        f"POST {target.url}: no clear answer, and looking for the build it may have created "
+        f"failed too (GET {target.lookup_url}: CircleCI answered 200 OK, text/html; "
+        f"charset=utf-8: {LOGIN}, not a JSON list of builds; cannot tell whether deploy_docker "
+        "already runs, so the gate does not fire); not trying again: look at the project's "
+        "builds before running the gate again"
+    )
+    assert (posts(fake), len(fake.builds)) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("settings", "fault", "expected"),
+    [
+        (
+            V1,
+            "html:200",
+            "a created build (a JSON object with build_num); cannot tell whether "
+            "CircleCI created one: look at the project's builds",
+        ),
+        (
+            V1,
+            "message:201",
+            "a created build (a JSON object with build_num); cannot tell "
+            "whether CircleCI created one: look at the project's builds",
+        ),
+        (
+            V2,
+            "html:201",
+            "a created pipeline (a JSON object with id and number); cannot tell "
+            "whether CircleCI created one: look at the project's pipelines",
+        ),
+        (
+            V2,
+            "broken:201",
+            "a created pipeline (a JSON object with id and number); cannot tell "
+            "whether CircleCI created one: look at the project's pipelines",
+        ),
+    ],
+)
+def test_a_trigger_answer_that_cannot_be_read_is_not_triggered(
+    fake: FakeCircleCI,
+    fake_time: FakeTime,
+    settings: CircleCISettings,
+    fault: str,
+    expected: str,
+) -> None:
+    fake.faults = [fault]
+    target = request(fake.url, settings)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, settings, force=False)
+    message = str(caught.value)
+    kind, _, status = fault.partition(":")
+    assert message.startswith(f"POST {target.url}: CircleCI answered {status} ")
+    assert message.endswith(f", not {expected} before running the gate again")
+    assert ("text/html" in message) == (kind == "html")
+    assert (TOKEN not in message, posts(fake)) == (True, 1)
+
+
+def test_a_token_echoed_in_an_unreadable_answer_is_masked(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    from tests import fake_circleci
+
+    fake_circleci.UNREADABLE["echo"] = fake_circleci.Raw(f"bad token {TOKEN}", "text/plain")
+    try:
+        fake.lookup_faults = ["echo"]
+        with pytest.raises(ApiError) as caught:
+            fire(client(fake_time), request(fake.url), V1, force=False)
+    finally:
+        del fake_circleci.UNREADABLE["echo"]
+    assert 'text/plain: "bad token ***", not a JSON list of builds' in str(caught.value)
+    assert TOKEN not in str(caught.value)
+
+
+# --- earlier deploys that failed -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "outcome", "said"),
+    [
+        ("finished", "failed", "failed"),
+        ("finished", "canceled", "canceled"),
+        ("finished", "infrastructure_fail", "infrastructure fail"),
+        ("finished", "timedout", "timedout"),
+        ("not_run", None, "not run"),
+    ],
+)
+def test_a_failed_earlier_build_does_not_count_as_done(
+    fake: FakeCircleCI, fake_time: FakeTime, lifecycle: str, outcome: str | None, said: str
+) -> None:
+    fire(client(fake_time), request(fake.url), V1, force=False)
+    fake.builds[0].update(lifecycle=lifecycle, outcome=outcome)
+    again = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (again.how, again.number, posts(fake)) == ("fired", 3926, 2)
+    assert again.warnings == (f"previous deploy of deploy_docker at {SHA}: {said}, build #3925",)
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "outcome"), [("finished", "success"), ("running", None), ("queued", None)]
+)
+def test_a_passed_or_running_earlier_build_is_already_triggered(
+    fake: FakeCircleCI, fake_time: FakeTime, lifecycle: str, outcome: str | None
+) -> None:
+    fire(client(fake_time), request(fake.url), V1, force=False)
+    fake.builds[0].update(lifecycle=lifecycle, outcome=outcome)
+    again = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (again.how, again.number, again.warnings, posts(fake)) == (
+        "already-triggered",
+        3925,
+        (),
+        1,
+    )
+
+
+def test_a_failed_build_beside_a_running_one_is_named_but_the_running_one_counts(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    fire(client(fake_time), request(fake.url), V1, force=False)
+    fake.builds[0].update(lifecycle="finished", outcome="failed")
+    fire(client(fake_time), request(fake.url), V1, force=False)
+    third = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (third.how, third.number, posts(fake)) == ("already-triggered", 3926, 2)
+    assert third.warnings == (f"previous deploy of deploy_docker at {SHA}: failed, build #3925",)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "said"),
+    [
+        (["failed"], "failed"),
+        (["canceled"], "canceled"),
+        (["error", "canceled"], "canceled, error"),
+    ],
+)
+def test_v2_a_pipeline_whose_workflows_all_failed_does_not_count(
+    fake: FakeCircleCI, fake_time: FakeTime, statuses: list[str], said: str
+) -> None:
+    pipeline(fake)
+    fake.workflow_states = [statuses]
+    fired = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert (fired.how, fired.number, posts(fake)) == ("fired", 701, 1)
+    assert fired.warnings == (f"previous deploy of deploy_docker at {SHA}: {said}, pipeline #700",)
+
+
+@pytest.mark.parametrize("statuses", [["success"], ["running"], ["failed", "running"], ["on_hold"]])
+def test_v2_a_pipeline_that_passed_or_still_runs_is_already_triggered(
+    fake: FakeCircleCI, fake_time: FakeTime, statuses: list[str]
+) -> None:
+    earlier = pipeline(fake)
+    fake.workflow_states = [statuses]
+    fired = fire(client(fake_time), request(fake.url, V2), V2, force=False)
+    assert (fired.how, fired.id, fired.warnings, posts(fake)) == (
+        "already-triggered",
+        earlier,
+        (),
+        0,
+    )
+
+
+# --- paging --------------------------------------------------------------------------
+
+
+def builds(fake: FakeCircleCI, count: int, *, job: str = "test", revision: str = "e" * 40) -> None:
+    """`count` builds CircleCI already has on release, newer than those before."""
+    for _ in range(count):
+        made = fake._create_build(
+            ["", "api", "v1.1", "project", "github", "acme", "shop", "tree", "release"],
+            {"revision": revision, "build_parameters": {"CIRCLE_JOB": job}},
+        )
+        made.update(lifecycle="finished", outcome="success")
+
+
+def test_v1_pages_back_to_an_earlier_deploy(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    builds(fake, 1, job="build", revision=SHA)  # this build
+    fire(client(fake_time), request(fake.url), V1, force=False)  # the deploy, build #3926
+    builds(fake, 150)  # the branch moved on
+    again = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (again.how, again.number, posts(fake)) == ("already-triggered", 3926, 1)
+    assert again.as_json()["lookup"] == {"pages": 2, "entries": 152}
+    assert fake.requests[-1].path.endswith("/tree/release?limit=100&offset=100")
+
+
+def test_v1_stops_after_the_page_that_ends_older_than_this_revision(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    builds(fake, 150)
+    builds(fake, 1, job="build", revision=SHA)
+    builds(fake, 99)
+    fired = fire(client(fake_time), request(fake.url), V1, force=False)
+    assert (fired.how, fired.looked, posts(fake)) == ("fired", (2, 200), 1)
+
+
+def test_v1_ten_pages_without_getting_past_cannot_tell(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    builds(fake, 1001)
+    target = request(fake.url)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, V1, force=False)
+    assert str(caught.value) == (
+        f"GET {target.lookup_url}: read 10 pages (1000 builds) without getting back past "
+        "this build's pipeline; cannot tell whether deploy_docker already runs, so the gate "
+        "does not fire"
+    )
+    assert posts(fake) == 0
+
+
+def pipelines(fake: FakeCircleCI, count: int, created: str, trigger: str = "webhook") -> str:
+    """`count` pipelines on release created at `created`; the id of the last."""
+    made: dict[str, Any] = {}
+    for _ in range(count):
+        made = fake._create_pipeline("gh/acme/shop", {"branch": "release"})
+        made.update(created_at=created)
+        made["trigger"]["type"] = trigger
+    return str(made["id"])
+
+
+def test_v2_pages_back_to_an_earlier_deploy(fake: FakeCircleCI, fake_time: FakeTime) -> None:
+    own = pipelines(fake, 1, "2026-11-22T10:00:00Z")
+    earlier = pipeline(fake)
+    pipelines(fake, 30, "2026-11-22T10:05:00Z")
+    target = request(fake.url, V2, CIRCLE_PIPELINE_ID=own)
+    fired = fire(client(fake_time), target, V2, force=False)
+    assert (fired.how, fired.id, posts(fake)) == ("already-triggered", earlier, 0)
+    assert fired.as_json()["lookup"] == {"pages": 2, "entries": 32}
+    assert "/api/v2/project/gh/acme/shop/pipeline?branch=release&page-token=20" in [
+        seen.path for seen in fake.requests
+    ]
+
+
+def test_v2_stops_at_a_page_with_a_pipeline_older_than_this_one(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    pipelines(fake, 25, "2026-11-22T09:00:00Z")
+    own = pipelines(fake, 1, "2026-11-22T10:00:00Z")
+    pipelines(fake, 15, "2026-11-22T10:05:00Z")
+    target = request(fake.url, V2, CIRCLE_PIPELINE_ID=own)
+    fired = fire(client(fake_time), target, V2, force=False)
+    assert (fired.how, fired.looked, posts(fake)) == ("fired", (1, 20), 1)
+    assert not [seen for seen in fake.requests if "page-token" in seen.path]
+
+
+def test_v2_ten_pages_without_getting_past_cannot_tell(
+    fake: FakeCircleCI, fake_time: FakeTime
+) -> None:
+    own = pipelines(fake, 1, "2026-11-22T10:00:00Z")
+    pipelines(fake, 200, "2026-11-22T10:05:00Z")
+    target = request(fake.url, V2, CIRCLE_PIPELINE_ID=own)
+    with pytest.raises(ApiError) as caught:
+        fire(client(fake_time), target, V2, force=False)
+    assert str(caught.value) == (
+        f"GET {target.lookup_url}: read 10 pages (200 pipelines) without getting back past "
+        "this build's pipeline; cannot tell whether deploy_docker already runs, so the gate "
+        "does not fire"
+    )
+    assert posts(fake) == 0

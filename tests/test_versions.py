@@ -57,7 +57,9 @@ def test_the_protocol_names_what_the_callers_use() -> None:
         "INTERNAL_ERROR_HINT": None,
         "GONE_HINT": None,
         "route": ["api_url", "context", "target", "settings"],
-        "found": ["client", "payload", "request", "how", "settings"],
+        "found": ["client", "answer", "request", "how", "settings"],
+        "listed": ["answer"],
+        "next_page": ["client", "request", "answer", "listed"],
         "created": ["answer", "request"],
         "confirm": ["client", "request", "fired"],
         "progress_url": ["request", "fired"],
@@ -159,7 +161,16 @@ def test_trigger_fire_and_follow_ask_the_table(
     fake.build_states = [("finished", "success")]
     fired = fire(gate, target, settings, force=False)
     followed = follow(gate, target, fired, timeout=60, show=lambda line: None)
-    assert spy == ["route", "found", "created", "confirm", "progress_url", "progress"]
+    assert spy == [
+        "route",
+        "found",
+        "listed",
+        "next_page",
+        "created",
+        "confirm",
+        "progress_url",
+        "progress",
+    ]
     assert (fired.api, fired.how, followed.result) == ("v1.1", "fired", "success")
 
 

@@ -65,6 +65,29 @@ def refusal(
     )
 
 
+def glimpse(answer: Answer, secret: str | None = None) -> str:
+    """What came back, briefly: status, content type and the first 80 characters of the
+    body, whitespace folded; `secret` (the token) shown as the mask should it be echoed."""
+    from ci_deploy_gate.credentials import MASK
+
+    body = " ".join(answer.text.split())
+    if secret:
+        body = body.replace(secret, MASK)
+    shown = f'"{body[:80]}..."' if len(body) > 80 else f'"{body}"' if body else "an empty body"
+    kind = next((v for k, v in answer.headers.items() if k.lower() == "content-type"), None)
+    return f"{answer.status} {answer.reason}, {kind or 'no Content-Type'}: {shown}"
+
+
+def unreadable(
+    method: str, url: str, answer: Answer, expected: str, meaning: str, secret: str | None
+) -> ApiError:
+    """An answer that is not the shape the gate reads (a login or proxy page, a message,
+    broken JSON): it cannot tell what happened, and says so with what came back."""
+    return ApiError(
+        f"{method} {url}: CircleCI answered {glimpse(answer, secret)}, not {expected}; {meaning}"
+    )
+
+
 def deprecation(headers: Mapping[str, str]) -> str | None:
     """CircleCI's Sunset or Deprecation header, said aloud with the way out."""
     sunset = headers.get("Sunset")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ci_deploy_gate.circleci import versions
 from ci_deploy_gate.circleci.answers import refusal
-from ci_deploy_gate.circleci.model import Fired, Request
+from ci_deploy_gate.circleci.model import FAILED_BEFORE, Fired, Request
+from ci_deploy_gate.credentials import MASK
 from ci_deploy_gate.errors import ApiError
 
 TYPE_CHECKING = False
@@ -20,22 +21,43 @@ if TYPE_CHECKING:
     from ci_deploy_gate.model import CircleCISettings
 
 
+PAGES = 10  # the most pages a lookup reads before it says it cannot tell
+
+
 def lookup(
     client: Client, request: TriggerRequest, settings: CircleCISettings, how: str
-) -> tuple[Fired, ...]:
-    """Builds or pipelines that already run this job at this revision, newest first."""
+) -> tuple[tuple[Fired, ...], tuple[int, int]]:
+    """Builds or pipelines that already run this job at this revision, newest first, and
+    how far the lookup read (pages, entries): back past this build's pipeline, at most
+    PAGES pages; ApiError when that is not far enough, for then it cannot tell."""
     version = versions.api(request.api)
-    answer = client.get(request.lookup_url)
-    if not answer.ok:
-        raise refusal(
-            "GET",
-            request.lookup_url,
-            answer,
-            client.token.name,
-            internal_error=version.INTERNAL_ERROR_HINT,
-            gone=version.GONE_HINT,
-        )
-    return version.found(client, answer.payload, request, how, settings)
+    url: str | None = request.lookup_url
+    found: list[Fired] = []
+    listed: list[object] = []
+    pages = 0
+    while url is not None:
+        if pages == PAGES:
+            raise ApiError(
+                f"GET {request.lookup_url}: read {PAGES} pages ({len(listed)} "
+                f"{version.KIND}s) without getting back past this build's pipeline; cannot "
+                f"tell whether {request.label} already runs, so the gate does not fire"
+            )
+        answer = client.get(url)
+        if not answer.ok:
+            raise refusal(
+                "GET",
+                url,
+                answer,
+                client.token.name,
+                internal_error=version.INTERNAL_ERROR_HINT,
+                gone=version.GONE_HINT,
+            )
+        pages += 1
+        found += version.found(client, answer, request, how, settings)
+        listed += version.listed(answer)
+        url = version.next_page(client, request, answer, listed)
+    looked = (pages, len(listed))
+    return tuple(fired._replace(looked=looked) for fired in found), looked
 
 
 def fire(
@@ -44,15 +66,27 @@ def fire(
     """The build this request made, or found: ApiError when CircleCI refused or went silent.
 
     With `force` an existing build does not stop the trigger, but it is still set aside
-    so a lost answer is never mistaken for one of them."""
-    existing = lookup(client, request, settings, "already-triggered")
+    so a lost answer is never mistaken for one of them. An earlier deploy that failed or
+    was cancelled does not count: it is named in a warning on what the gate fires."""
+    seen, looked = lookup(client, request, settings, "already-triggered")
+    existing = [fired for fired in seen if fired.how != FAILED_BEFORE]
+    at = f" at {request.revision}" if request.revision else ""
+    previous = tuple(
+        f"previous deploy of {request.label}{at}: {fired.result}, {fired.label}"
+        for fired in seen
+        if fired.how == FAILED_BEFORE
+    )
+
+    def told(fired: Fired) -> Fired:
+        return fired._replace(warnings=(*previous, *fired.warnings), looked=looked)
+
     if existing and not force:
-        return existing[0]
-    known = {(fired.number, fired.id) for fired in existing}
+        return told(existing[0])
+    known = {(fired.number, fired.id) for fired in seen}
 
     def recheck() -> Fired | None:
         try:
-            found = lookup(client, request, settings, "recovered")
+            found, _ = lookup(client, request, settings, "recovered")
         except ApiError as exc:
             raise ApiError(
                 f"{request.method} {request.url}: no clear answer, and looking for the build "
@@ -60,13 +94,13 @@ def fire(
                 "project's builds before running the gate again"
             ) from None
         fresh = [fired for fired in found if (fired.number, fired.id) not in known]
-        return fresh[0] if fresh else None
+        return fresh[0]._replace(how="recovered", result=None) if fresh else None
 
     version = versions.api(request.api)
     post = Request(request.method, request.url, request.body, request.headers)
     outcome = client.call(post, recheck=recheck)
     if isinstance(outcome, Fired):
-        return outcome
+        return told(outcome)
     if not outcome.ok:
         raise refusal(
             request.method,
@@ -76,4 +110,9 @@ def fire(
             internal_error=version.INTERNAL_ERROR_HINT,
             gone=version.GONE_HINT,
         )
-    return version.confirm(client, request, version.created(outcome, request))
+    try:
+        made = version.created(outcome, request)
+    except ApiError as exc:  # CircleCI's words may echo anything: never the token
+        secret = client.token.reveal()
+        raise ApiError(str(exc).replace(secret, MASK) if secret else str(exc)) from None
+    return told(version.confirm(client, request, made))

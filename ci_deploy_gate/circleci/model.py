@@ -60,8 +60,9 @@ class TriggerRequest(NamedTuple):
     slug: str  # gh/ORG/REPO, bb/ORG/REPO or circleci/ORG-ID/PROJECT-ID
     rules: tuple[str, ...] = ()  # every rule it serves, in file order
     token_env: str = DEFAULT_TOKEN_ENV  # the variable of the token that sends it
-    # unpinned: this build's pipeline, since whose creation a pipeline made through the
-    # API counts as this trigger's (the lookup cannot match a revision)
+    # this build's pipeline (None without CIRCLE_PIPELINE_ID). Unpinned, a pipeline made
+    # through the API since its creation counts as this trigger's (the lookup cannot match
+    # a revision); v2 pages back through the branch's pipelines until past it
     since_url: str | None = None
 
     @property
@@ -93,10 +94,13 @@ class Fired(NamedTuple):
     status: int | None = None  # the trigger's HTTP status; None when nothing was sent
     id: str | None = None  # v2 pipeline id
     state: str | None = None  # v1.1 lifecycle or v2 pipeline state, when triggered
-    how: str = "fired"  # fired, already-triggered or recovered (answer lost, build found)
+    # fired, already-triggered or recovered (answer lost, build found); a lookup's
+    # failed-before: an earlier deploy that failed or was cancelled, which does not count
+    how: str = "fired"
     deprecation: str | None = None  # CircleCI's Sunset/Deprecation headers, said aloud
     warnings: tuple[str, ...] = ()
     result: str | None = None  # --wait: success, failed, canceled, timed out...
+    looked: tuple[int, int] | None = None  # the lookup's pages and entries read
 
     @property
     def label(self) -> str:
@@ -118,7 +122,13 @@ class Fired(NamedTuple):
             "deprecation": self.deprecation,
             "warnings": list(self.warnings),
             "result": self.result,
+            "lookup": None
+            if self.looked is None
+            else {"pages": self.looked[0], "entries": self.looked[1]},
         }
+
+
+FAILED_BEFORE = "failed-before"
 
 
 class Progress(NamedTuple):

@@ -25,9 +25,7 @@ def request_for(
     route = versions.api(settings.api).route(api_url, context, target, settings)
     pipeline = context.env.get("CIRCLE_PIPELINE_ID", "").strip()
     since = (
-        f"{api_url.rstrip('/')}/api/v2/pipeline/{quote(pipeline, safe='')}"
-        if target.revision is None and pipeline
-        else None
+        f"{api_url.rstrip('/')}/api/v2/pipeline/{quote(pipeline, safe='')}" if pipeline else None
     )
     return TriggerRequest(
         rule=target.rules[0],

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ci_deploy_gate.circleci.answers import deprecation
-from ci_deploy_gate.circleci.model import Fired, Progress, Route, Target, number, text
+from ci_deploy_gate.circleci.answers import deprecation, unreadable
+from ci_deploy_gate.circleci.model import (
+    FAILED_BEFORE,
+    Fired,
+    Progress,
+    Route,
+    Target,
+    number,
+    text,
+)
 from ci_deploy_gate.circleci.project import SLUG_VCS, project_parts, slug_parts
 from ci_deploy_gate.circleci.since import instant, pipeline_created
 from ci_deploy_gate.circleci.versions import MIGRATE, V1_REMOVAL
@@ -36,6 +44,8 @@ GONE_HINT: str | None = (
 LOOKUP_LIMIT = 100  # the most v1.1 returns in one page
 # `outcome` of a finished build; no_tests is CircleCI's green "ran no tests"
 PASSED = ("success", "no_tests")
+# `outcome` of a build that did not deploy: an earlier one like it does not count as done
+NOT_DEPLOYED = ("failed", "canceled", "infrastructure_fail", "timedout")
 
 
 def route(api_url: str, context: Context, target: Target, settings: CircleCISettings) -> Route:
@@ -79,7 +89,18 @@ def _env_text(value: object) -> str:
 
 
 def created(answer: Answer, request: TriggerRequest) -> Fired:
-    summary = answer.payload if isinstance(answer.payload, dict) else {}
+    """The build the answer describes: a JSON object with its build_num, else ApiError."""
+    summary = answer.payload
+    if not isinstance(summary, dict) or number(summary.get("build_num")) is None:
+        raise unreadable(
+            request.method,
+            request.url,
+            answer,
+            "a created build (a JSON object with build_num)",
+            "cannot tell whether CircleCI created one: look at the project's builds before "
+            "running the gate again",
+            None,
+        )
     return Fired(
         api=API,
         kind=KIND,
@@ -98,15 +119,25 @@ def confirm(client: Client, request: TriggerRequest, fired: Fired) -> Fired:
 
 def found(
     client: Client,
-    payload: object,
+    answer: Answer,
     request: TriggerRequest,
     how: str,
     settings: CircleCISettings,
 ) -> tuple[Fired, ...]:
     """Builds in a recent-builds list that ran this job at this revision, newest first: a
     build summary names its job and revision, so nothing more is read. Unpinned: builds
-    of the job triggered through the API since this build's pipeline began."""
-    builds = payload if isinstance(payload, list) else []
+    of the job triggered through the API since this build's pipeline began. One that
+    failed or was cancelled comes back as `failed-before`, with how it ended as `result`."""
+    builds = answer.payload
+    if not isinstance(builds, list) or not all(isinstance(build, dict) for build in builds):
+        raise unreadable(
+            "GET",
+            request.lookup_url,
+            answer,
+            "a JSON list of builds",
+            f"cannot tell whether {request.label} already runs, so the gate does not fire",
+            client.token.reveal(),
+        )
     since = pipeline_created(client, request) if request.revision is None else None
 
     def same(build: dict[str, Any]) -> bool:
@@ -125,11 +156,46 @@ def found(
             number=number(build.get("build_num")),
             url=text(build.get("build_url")),
             state=text(build.get("lifecycle")),
-            how=how,
+            how=FAILED_BEFORE if failed else how,
+            result=failed,
         )
         for build in builds
-        if isinstance(build, dict) and same(build)
+        if same(build)
+        for failed in [_failed(build)]
     )
+
+
+def _failed(build: dict[str, Any]) -> str | None:
+    """How a build that did not deploy ended (failed, canceled, not run...), else None."""
+    if build.get("lifecycle") == "not_run":
+        return "not run"
+    outcome = text(build.get("outcome"))
+    return outcome.replace("_", " ") if outcome in NOT_DEPLOYED else None
+
+
+def listed(answer: Answer) -> list[Any]:
+    return answer.payload if isinstance(answer.payload, list) else []
+
+
+def next_page(
+    client: Client, request: TriggerRequest, answer: Answer, listed: list[Any]
+) -> str | None:
+    """The next `offset`, until a page ends with builds older than the oldest at this
+    revision (this build's own is among them), or, unpinned, older than this build's
+    pipeline; None too when the page was not full: the list ended."""
+    page = answer.payload if isinstance(answer.payload, list) else []
+    if len(page) < LOOKUP_LIMIT or not listed:
+        return None
+    last = listed[-1]
+    if request.revision is None:
+        queued = instant(last.get("queued_at"))
+        if queued is not None and queued < pipeline_created(client, request):
+            return None
+    elif last.get("vcs_revision") != request.revision and any(
+        build.get("vcs_revision") == request.revision for build in listed
+    ):
+        return None
+    return f"{request.lookup_url}&offset={len(listed)}"
 
 
 def progress_url(request: TriggerRequest, fired: Fired) -> str:

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from ci_deploy_gate.circleci.answers import message, refusal
+from ci_deploy_gate.circleci.answers import message, refusal, unreadable
 from ci_deploy_gate.circleci.host import DEFAULT_API_URL
-from ci_deploy_gate.circleci.model import Fired, Progress, Route, Target, number, text
+from ci_deploy_gate.circleci.model import (
+    FAILED_BEFORE,
+    Fired,
+    Progress,
+    Route,
+    Target,
+    number,
+    text,
+)
 from ci_deploy_gate.circleci.project import build_slug
 from ci_deploy_gate.circleci.since import instant, pipeline_created
 from ci_deploy_gate.errors import ApiError
@@ -38,6 +46,8 @@ DEFAULT_WEB_URL = "https://app.circleci.com"
 # Workflow status: success, running, not_run, failed, error, failing, on_hold, canceled,
 # unauthorized. `failing` means a job already failed: the deploy has failed.
 FAILED = ("failed", "error", "failing", "canceled", "unauthorized", "not_run")
+# A pipeline whose workflows all ended one of these did not deploy: it does not count as done
+ENDED_BADLY = ("failed", "error", "canceled", "unauthorized", "not_run")
 
 
 def project_slug(context: Context, settings: CircleCISettings, project: str | None = None) -> str:
@@ -106,7 +116,21 @@ def created(answer: Answer, request: TriggerRequest) -> Fired:
             f"{request.method} {request.url}: CircleCI created no pipeline: {message(answer)} "
             "(check the pipeline definition's trigger settings and the config's filters)"
         )
-    pipeline = answer.payload if isinstance(answer.payload, dict) else {}
+    pipeline = answer.payload
+    if (
+        not isinstance(pipeline, dict)
+        or text(pipeline.get("id")) is None
+        or number(pipeline.get("number")) is None
+    ):
+        raise unreadable(
+            request.method,
+            request.url,
+            answer,
+            "a created pipeline (a JSON object with id and number)",
+            "cannot tell whether CircleCI created one: look at the project's pipelines before "
+            "running the gate again",
+            None,
+        )
     pipeline_number = number(pipeline.get("number"))
     return Fired(
         api=API,
@@ -167,34 +191,52 @@ def _triggered_here(pipeline: Mapping[str, Any], request: TriggerRequest) -> boo
     return request.revision in (vcs.get("revision"), checkout)
 
 
-def _runs_the_job(client: Client, request: TriggerRequest, pipeline_id: str) -> bool:
-    """Whether the pipeline runs a workflow named for the job: the config pattern the gate
-    and `migrate` use (a workflow J runs when the job parameter is J)."""
+def _workflows(client: Client, request: TriggerRequest, pipeline_id: str) -> list[tuple[Any, Any]]:
+    """The pipeline's workflows, (name, status) each: whether it runs a workflow named for
+    the job (the config pattern the gate and `migrate` use: a workflow J runs when the job
+    parameter is J), and how they ended."""
     url = f"{request.base}/pipeline/{quote(pipeline_id, safe='')}/workflow"
     answer = client.get(url)
     if not answer.ok:
         raise refusal("GET", url, answer, client.token.name, internal_error=INTERNAL_ERROR_HINT)
     items = answer.payload.get("items") if isinstance(answer.payload, dict) else None
-    names = {item.get("name") for item in items or () if isinstance(item, dict)}
-    return request.job in names
+    return [
+        (item.get("name"), item.get("status")) for item in items or () if isinstance(item, dict)
+    ]
+
+
+def _ended_badly(workflows: list[tuple[Any, Any]]) -> str | None:
+    """How a pipeline whose workflows all failed or were cancelled ended, else None."""
+    statuses = [status for _, status in workflows]
+    if not statuses or not all(status in ENDED_BADLY for status in statuses):
+        return None
+    return ", ".join(sorted({str(status).replace("_", " ") for status in statuses}))
 
 
 def found(
     client: Client,
-    payload: object,
+    answer: Answer,
     request: TriggerRequest,
     how: str,
     settings: CircleCISettings,
 ) -> tuple[Fired, ...]:
     """Pipelines of the list that deploy this job at this revision: API-triggered on this
     branch or tag at this revision, and running the job's workflow (one workflow read per
-    such candidate). Reported parameters, when present, decide instead."""
-    items = payload.get("items") if isinstance(payload, dict) else None
+    such candidate). Reported parameters, when present, decide instead. One whose
+    workflows (when read) all failed or were cancelled comes back as `failed-before`."""
+    items = answer.payload.get("items") if isinstance(answer.payload, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise unreadable(
+            "GET",
+            request.lookup_url,
+            answer,
+            "a JSON object with an items list",
+            f"cannot tell whether {request.label} already runs, so the gate does not fire",
+            client.token.reveal(),
+        )
     since = pipeline_created(client, request) if request.revision is None else None
     matches = []
-    for pipeline in items if isinstance(items, list) else []:
-        if not isinstance(pipeline, dict):
-            continue
+    for pipeline in items:
         pipeline_id = text(pipeline.get("id"))
         said: bool | None
         if since is not None:  # unpinned: anything triggered through the API since
@@ -202,11 +244,13 @@ def found(
             said = _triggered_here(pipeline, request) and created is not None and created >= since
         else:
             said = _parameters_say(pipeline, request, settings)
+        failed: str | None = None
         if said is None:
-            said = _triggered_here(pipeline, request) and (
-                request.job is None
-                or (pipeline_id is not None and _runs_the_job(client, request, pipeline_id))
-            )
+            said = _triggered_here(pipeline, request)
+            if said and request.job is not None:
+                workflows = _workflows(client, request, pipeline_id) if pipeline_id else []
+                said = request.job in {name for name, _ in workflows}
+                failed = _ended_badly(workflows)
         if said:
             pipeline_number = number(pipeline.get("number"))
             matches.append(
@@ -217,10 +261,34 @@ def found(
                     url=web_url(request, pipeline_number),
                     id=pipeline_id,
                     state=text(pipeline.get("state")),
-                    how=how,
+                    how=FAILED_BEFORE if failed else how,
+                    result=failed,
                 )
             )
     return tuple(matches)
+
+
+def listed(answer: Answer) -> list[Any]:
+    items = answer.payload.get("items") if isinstance(answer.payload, dict) else None
+    return items if isinstance(items, list) else []
+
+
+def next_page(
+    client: Client, request: TriggerRequest, answer: Answer, listed: list[Any]
+) -> str | None:
+    """The page `next_page_token` names, until one holds a pipeline older than this
+    build's (CIRCLE_PIPELINE_ID's `created_at`); None too when there is no next page."""
+    token = answer.payload.get("next_page_token") if isinstance(answer.payload, dict) else None
+    if not isinstance(token, str) or not token:
+        return None
+    if request.since_url is not None:
+        since = pipeline_created(client, request)
+        for pipeline in listed:
+            created = instant(pipeline.get("created_at"))
+            if created is not None and created < since:
+                return None
+    joint = "&" if "?" in request.lookup_url else "?"
+    return f"{request.lookup_url}{joint}{urlencode({'page-token': token})}"
 
 
 def pipeline_url(request: TriggerRequest, fired: Fired) -> str:

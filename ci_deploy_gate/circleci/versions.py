@@ -10,7 +10,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # not `from typing`: importing typing is what this module avoids
 if TYPE_CHECKING:
-    from typing import Protocol
+    from typing import Any, Protocol
 
     from ci_deploy_gate.circleci.model import (
         Answer,
@@ -41,16 +41,27 @@ if TYPE_CHECKING:
         def found(
             self,
             client: Client,
-            payload: object,
+            answer: Answer,
             request: TriggerRequest,
             how: str,
             settings: CircleCISettings,
         ) -> tuple[Fired, ...]:
             """What in a lookup answer already runs this job at this revision, newest first
-            (reading more through `client` where one answer cannot tell)."""
+            (reading more through `client` where one answer cannot tell); ApiError when the
+            answer is not the shape the version lists them in: the gate cannot tell."""
+
+        def listed(self, answer: Answer) -> list[Any]:
+            """The entries of a lookup answer `found` has read."""
+
+        def next_page(
+            self, client: Client, request: TriggerRequest, answer: Answer, listed: list[Any]
+        ) -> str | None:
+            """The lookup's next page, or None once `listed` (every entry read so far, this
+            answer's last) reaches past this build's pipeline or the list ends."""
 
         def created(self, answer: Answer, request: TriggerRequest) -> Fired:
-            """The build or pipeline a 2xx answer to the trigger describes."""
+            """The build or pipeline a 2xx answer to the trigger describes; ApiError when it
+            describes none the gate can read."""
 
         def confirm(self, client: Client, request: TriggerRequest, fired: Fired) -> Fired:
             """`fired`, with warnings about what it really runs when the API can tell."""
