@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ci_deploy_gate.circleci.model import Answer
+    from ci_deploy_gate.circleci.transport import Client
 
 
 def message(answer: Answer) -> str:
@@ -96,3 +97,16 @@ def deprecation(headers: Mapping[str, str]) -> str | None:
     if headers.get("Deprecation"):
         return "CircleCI marks this endpoint deprecated; set circleci.api: v2"
     return None
+
+
+def read(
+    client: Client, url: str, *, internal_error: str | None = None, gone: str | None = None
+) -> Answer:
+    """GET `url`: its answer when CircleCI took the request, else the refusal as an error,
+    with the hints of the API version it belongs to."""
+    answer = client.get(url)
+    if not answer.ok:
+        raise refusal(
+            "GET", url, answer, client.token.name, internal_error=internal_error, gone=gone
+        )
+    return answer

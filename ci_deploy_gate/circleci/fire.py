@@ -9,7 +9,7 @@ gets no clear answer, a build that was not there before is the one it created.
 from __future__ import annotations
 
 from ci_deploy_gate.circleci import versions
-from ci_deploy_gate.circleci.answers import refusal
+from ci_deploy_gate.circleci.answers import read, refusal
 from ci_deploy_gate.circleci.model import FAILED_BEFORE, Fired, Request
 from ci_deploy_gate.credentials import MASK
 from ci_deploy_gate.errors import ApiError
@@ -42,16 +42,9 @@ def lookup(
                 f"{version.KIND}s) without getting back past this build's pipeline; cannot "
                 f"tell whether {request.label} already runs, so the gate does not fire"
             )
-        answer = client.get(url)
-        if not answer.ok:
-            raise refusal(
-                "GET",
-                url,
-                answer,
-                client.token.name,
-                internal_error=version.INTERNAL_ERROR_HINT,
-                gone=version.GONE_HINT,
-            )
+        answer = read(
+            client, url, internal_error=version.INTERNAL_ERROR_HINT, gone=version.GONE_HINT
+        )
         pages += 1
         found += version.found(client, answer, request, how, settings)
         listed += version.listed(answer)

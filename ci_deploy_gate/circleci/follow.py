@@ -4,7 +4,7 @@ deploy's. Polls back off from 2 s to 30 s; each state change is shown once."""
 from __future__ import annotations
 
 from ci_deploy_gate.circleci import versions
-from ci_deploy_gate.circleci.answers import refusal
+from ci_deploy_gate.circleci.answers import read
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,16 +57,9 @@ def follow(
     url = version.progress_url(request, fired)
 
     def check() -> Progress:
-        answer = client.get(url)
-        if not answer.ok:
-            raise refusal(
-                "GET",
-                url,
-                answer,
-                client.token.name,
-                internal_error=version.INTERNAL_ERROR_HINT,
-                gone=version.GONE_HINT,
-            )
+        answer = read(
+            client, url, internal_error=version.INTERNAL_ERROR_HINT, gone=version.GONE_HINT
+        )
         return version.progress(answer)
 
     label = f"{request.label} {fired.label}"

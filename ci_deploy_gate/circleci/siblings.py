@@ -7,7 +7,7 @@ only once every other node has passed. A failed node, or the wait running out, s
 from __future__ import annotations
 
 from ci_deploy_gate.circleci import v2
-from ci_deploy_gate.circleci.answers import refusal
+from ci_deploy_gate.circleci.answers import read
 from ci_deploy_gate.circleci.follow import poll
 from ci_deploy_gate.circleci.model import Progress, text
 from ci_deploy_gate.errors import ApiError, DeployFailed
@@ -58,11 +58,7 @@ def wait_for_siblings(
     failed: list[tuple[int, str]] = []
 
     def check() -> Progress:
-        answer = client.get(url)
-        if not answer.ok:
-            raise refusal(
-                "GET", url, answer, client.token.name, internal_error=v2.INTERNAL_ERROR_HINT
-            )
+        answer = read(client, url, internal_error=v2.INTERNAL_ERROR_HINT)
         statuses = runs(answer)
         failed[:] = [(i, statuses[i]) for i in others if statuses.get(i) in ENDED_BADLY]
         waiting = [i for i in others if statuses.get(i) != "success"]

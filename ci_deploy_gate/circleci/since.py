@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ci_deploy_gate.circleci.answers import refusal
+from ci_deploy_gate.circleci.answers import read
 from ci_deploy_gate.errors import ConfigError
 
 TYPE_CHECKING = False
@@ -37,9 +37,7 @@ def pipeline_created(client: Client, request: TriggerRequest) -> datetime:
             f"{request.rule!r} counts as done once something was triggered through the API "
             "since this build's pipeline began, and without it the gate cannot tell"
         )
-    answer = client.get(request.since_url)
-    if not answer.ok:
-        raise refusal("GET", request.since_url, answer, client.token.name, internal_error=None)
+    answer = read(client, request.since_url)
     created = instant(
         answer.payload.get("created_at") if isinstance(answer.payload, dict) else None
     )

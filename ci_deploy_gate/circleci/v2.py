@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from ci_deploy_gate.circleci.answers import message, refusal, unreadable
+from ci_deploy_gate.circleci.answers import message, read, unreadable
 from ci_deploy_gate.circleci.host import DEFAULT_API_URL
 from ci_deploy_gate.circleci.model import (
     FAILED_BEFORE,
@@ -196,9 +196,7 @@ def _workflows(client: Client, request: TriggerRequest, pipeline_id: str) -> lis
     the job (the config pattern the gate and `migrate` use: a workflow J runs when the job
     parameter is J), and how they ended."""
     url = f"{request.base}/pipeline/{quote(pipeline_id, safe='')}/workflow"
-    answer = client.get(url)
-    if not answer.ok:
-        raise refusal("GET", url, answer, client.token.name, internal_error=INTERNAL_ERROR_HINT)
+    answer = read(client, url, internal_error=INTERNAL_ERROR_HINT)
     items = answer.payload.get("items") if isinstance(answer.payload, dict) else None
     return [
         (item.get("name"), item.get("status")) for item in items or () if isinstance(item, dict)
